@@ -1,0 +1,86 @@
+"""netspec: write a network once as a YAML graph of layers and blocks; check its shapes,
+parameters and MACs statically (without torch), compile it to a torch.fx GraphModule,
+train it, draw it, export it to ONNX.
+
+    import netspec
+    spec   = netspec.load("specs/resnet18.yaml")   # parse + validate; raises netspec.SpecError
+    report = netspec.check(spec)                   # static shapes/params/MACs, never imports torch
+    model  = netspec.build(spec)                   # a torch.fx.GraphModule
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import SpecError
+
+__version__ = "0.1.0"
+__all__ = ["SpecError", "load", "loads", "check", "build", "build_from_yaml", "draw", "train",
+           "infer", "export", "__version__"]
+
+
+def load(path):
+    """Parse and validate a spec file (a `Spec`); raises SpecError."""
+    from .spec import load as _load
+
+    return _load(path)
+
+
+def loads(text: str, file: str = "<spec>"):
+    """Parse and validate spec text; `file` names it in error locations."""
+    from .spec import loads as _loads
+
+    return _loads(text, file)
+
+
+def check(spec, input_shapes=None, bindings=None):
+    """The static report (shapes, params, MACs, memory) of a spec; never imports torch."""
+    from .check import check as _check
+
+    return _check(spec, input_shapes, bindings)
+
+
+def build(spec, *, init: str | None = None, **kw: Any):
+    """A torch.fx.GraphModule computing the spec's network."""
+    from .compile import build as _build
+
+    return _build(_as_spec(spec), init=init, **kw)
+
+
+def build_from_yaml(text_or_path, **kw: Any):
+    """build() from YAML text or a path to a spec file."""
+    return build(_as_spec(text_or_path), **kw)
+
+
+def draw(spec, path, **options: Any):
+    """Draw the spec's network to `path` (.svg, .png, .pdf or .dot)."""
+    from .draw import draw as _draw
+
+    return _draw(_as_spec(spec), path, **options)
+
+
+def train(spec, **overrides: Any):
+    """Train from the spec's `train:` section (overrides win); returns the run."""
+    from .train import train as _train
+
+    return _train(_as_spec(spec), **overrides)
+
+
+def export(source, path=None, **options: Any):
+    """Export a spec or a run directory to a verified ONNX file."""
+    from .export import export as _export
+
+    return _export(source, path, **options)
+
+
+def infer(model_path, inputs, **options: Any):
+    """Run an exported ONNX model on inputs with onnxruntime alone."""
+    from .infer import infer as _infer
+
+    return _infer(model_path, inputs, **options)
+
+
+def _as_spec(spec):
+    from .spec import as_spec
+
+    return as_spec(spec)

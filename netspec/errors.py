@@ -1,0 +1,154 @@
+"""The one error type for users' mistakes, and how it is printed.
+
+Every mistake in a spec (or in a file or data set it names) becomes a :class:`Diagnostic`
+located in the YAML text. Several independent diagnostics travel together in one
+:class:`SpecError`, so a user sees all of them at once, compiler style::
+
+    specs/vgg.yaml:31:7: error: maxpool 'b5.pool' gets a 1x1 feature map; kernel 2 needs at least 2x2
+      shape here: [512, 1, 1]
+      hint: the input may be too small for 5 blocks; try `input: [3, 32, 32]` or drop a block
+      in block vgg_block (specs/vgg.yaml:8:3), used at specs/vgg.yaml:31:7
+
+Anything that is not a SpecError (or a click usage error) escaping the CLI is our bug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True)
+class Location:
+    """A position in a YAML file; line and col are 1-based, as editors count."""
+
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
+class BlockUse:
+    """One link of the chain of blocks a layer came from: block `name`, defined at
+    `defined`, used at `used`."""
+
+    name: str
+    defined: Location | None
+    used: Location | None
+
+    def __str__(self) -> str:
+        where = f" ({self.defined})" if self.defined else ""
+        used = f", used at {self.used}" if self.used else ""
+        return f"in block {self.name}{where}{used}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One located mistake: what is wrong, extra facts, a hint, and the block chain."""
+
+    message: str
+    loc: Location | None = None
+    hint: str | None = None
+    notes: tuple[str, ...] = ()
+    chain: tuple[BlockUse, ...] = ()
+
+    def render(self) -> str:
+        head = f"{self.loc}: error: {self.message}" if self.loc else f"error: {self.message}"
+        lines = [head]
+        lines += [f"  {note}" for note in self.notes]
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        # innermost block first, as compilers print instantiation chains
+        lines += [f"  {use}" for use in reversed(self.chain)]
+        return "\n".join(lines)
+
+
+@dataclass
+class SpecError(Exception):
+    """A user's mistake in a spec, or in a file or data it names. Exit status 1."""
+
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def __init__(self, message: str | list[Diagnostic] | Diagnostic, loc: Location | None = None,
+                 hint: str | None = None, notes: tuple[str, ...] = (),
+                 chain: tuple[BlockUse, ...] = ()):
+        if isinstance(message, Diagnostic):
+            diags = [message]
+        elif isinstance(message, list):
+            diags = list(message)
+        else:
+            diags = [Diagnostic(message, loc, hint, tuple(notes), tuple(chain))]
+        self.diagnostics = diags
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        return "\n".join(d.render() for d in self.diagnostics)
+
+    def __str__(self) -> str:
+        return self.render()
+
+    @property
+    def first(self) -> Diagnostic:
+        return self.diagnostics[0]
+
+    def with_chain(self, chain: tuple[BlockUse, ...]) -> "SpecError":
+        """The same error seen from inside `chain` (outer blocks first)."""
+        return SpecError([replace(d, chain=chain + d.chain) for d in self.diagnostics])
+
+
+class Collector:
+    """Gathers independent diagnostics so a user sees every mistake at once.
+
+    Use `with collector.guard(): ...` around each independent piece of work; a SpecError
+    raised inside is recorded and the work goes on with the next piece.
+    """
+
+    def __init__(self) -> None:
+        self.diagnostics: list[Diagnostic] = []
+
+    def add(self, error: SpecError | Diagnostic) -> None:
+        if isinstance(error, SpecError):
+            self.diagnostics.extend(error.diagnostics)
+        else:
+            self.diagnostics.append(error)
+
+    def guard(self) -> "_Guard":
+        return _Guard(self)
+
+    def raise_if_any(self) -> None:
+        if self.diagnostics:
+            raise SpecError(_dedupe(self.diagnostics))
+
+
+class _Guard:
+    def __init__(self, collector: Collector) -> None:
+        self.collector = collector
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, value, tb) -> bool:
+        if isinstance(value, SpecError):
+            self.collector.add(value)
+            return True
+        return False
+
+
+def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
+    seen: set[Diagnostic] = set()
+    out = []
+    for d in diags:
+        if d not in seen:
+            seen.add(d)
+            out.append(d)
+    return out
+
+
+def did_you_mean(word: str, choices) -> str | None:
+    """'did you mean `x`?' for the closest of `choices`, or None when nothing is close."""
+    import difflib
+
+    close = difflib.get_close_matches(str(word), sorted(map(str, choices)), n=1, cutoff=0.6)
+    return f"did you mean `{close[0]}`?" if close else None

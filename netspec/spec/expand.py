@@ -1,0 +1,360 @@
+"""Block expansion: a validated Spec -> the expanded, shape-annotated Graph.
+
+Expansion and shape inference go together, because a block's parameters may read its input's
+shape (`in.channels`) and an `if:` may depend on it. Entries are visited in spec order, which
+is also execution order: `from:` may only name entries above.
+
+An error in one entry is recorded and the entry's output marked unknown; entries that depend
+on it are skipped quietly, independent ones are still checked, so a user sees every mistake.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..errors import BlockUse, Collector, Location, SpecError, did_you_mean
+from ..graph import Graph, Group, InputNode, Node
+from ..layers import kinds
+from ..layers.base import LayerKind, ShapeError, fmt_shape
+from . import validation
+from .expr import ExprError, substitute
+from .schema import BlockDef, Entry, Parallel, Spec
+from .yaml_loader import LDict, LList, key_location
+
+UNKNOWN = "<unknown>"        # the output of an entry that failed: dependants are skipped
+MAX_BLOCK_DEPTH = 64
+MAX_NODES = 200_000
+
+
+@dataclass
+class Scope:
+    """What names mean inside one list of entries."""
+
+    prefix: str                                   # "" at the top, "stage1.0." in a block
+    env: dict[str, Any]                           # `$name` values, and `in`
+    ids: dict[str, str]                           # id -> node name
+    input: str | None                             # what `from: input` names
+    chain: tuple[BlockUse, ...] = ()
+    groups: tuple[Group, ...] = ()
+    init: str | None = None
+    pending: set[str] = field(default_factory=set)   # ids written further down this list
+
+
+def expand(spec: Spec, input_shapes: dict[str, tuple] | None = None,
+           bindings: dict[str, int] | None = None) -> Graph:
+    """The expanded graph of `spec`. `input_shapes` overrides input shapes by name;
+    `bindings` gives symbolic dims a size (`seq=50`). Raises SpecError with every mistake."""
+    return _Expander(spec, input_shapes or {}, bindings or {}).run()
+
+
+class _Expander:
+    def __init__(self, spec: Spec, input_shapes: dict, bindings: dict):
+        from ..blocks import builtin_blocks
+
+        self.spec = spec
+        self.blocks: dict[str, BlockDef] = {**builtin_blocks(), **spec.blocks}
+        self.errors = Collector()
+        self.dtypes: dict[str, str] = {}
+        inputs = {}
+        for name, inp in spec.inputs.items():
+            shape = tuple(input_shapes.get(name, inp.shape))
+            shape = tuple(bindings.get(d, d) if isinstance(d, str) else d for d in shape)
+            inputs[name] = InputNode(name, shape, inp.dtype)
+            self.dtypes[name] = inp.dtype
+        self.graph = Graph(spec.name, inputs, init=spec.init)
+
+    def run(self) -> Graph:
+        single = self.spec.single_input
+        ids = {} if single else {n: n for n in self.spec.inputs}
+        env = {"in": _in_info(self.graph.inputs["input"].shape)} if single else {}
+        scope = Scope("", env, ids, "input" if single else None)
+        last = self.expand_list(self.spec.layers, scope, "input" if single else None)
+        with self.errors.guard():
+            self._outputs(scope, last)
+        self.errors.raise_if_any()
+        return self.graph
+
+    # ---- lists and entries -------------------------------------------------------------
+
+    def expand_list(self, entries: tuple[Entry, ...], scope: Scope, prev: str | None) -> str:
+        scope.pending = {e.id for e in entries if e.id}
+        for e in entries:
+            try:
+                prev = self.expand_entry(e, scope, prev)
+            except SpecError as err:
+                self.errors.add(err)
+                prev = UNKNOWN
+                if e.id:
+                    scope.ids[e.id] = UNKNOWN
+            if e.id:
+                scope.pending.discard(e.id)
+        return prev if prev is not None else UNKNOWN
+
+    def expand_entry(self, e: Entry, scope: Scope, prev: str | None) -> str | None:
+        if e.if_ is not None:
+            cond = self.value(e.if_, scope, e, e.raw, "if")
+            if not isinstance(cond, bool):
+                raise self.error(e, scope, f"`if` must give true or false, got {cond!r}",
+                                 self.loc_of(e, "if"))
+            if not cond:
+                return prev
+        name = scope.prefix + (e.id or str(e.index))
+        srcs = self.sources(e, scope, prev)
+        count = None if e.repeat is None else self.value(e.repeat, scope, e, e.raw, "repeat")
+        if count is None:
+            out = self.expand_one(e, name, srcs, scope)
+        else:
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                raise self.error(e, scope, f"`repeat` must be a count of 1 or more, got "
+                                 f"{count!r}", self.loc_of(e, "repeat"))
+            group = Group(name, f"{e.kind} ×{count}", repeat=count)
+            inner = replace(scope, groups=scope.groups + (group,))
+            out = None
+            for k in range(count):
+                out = self.expand_one(e, f"{name}.{k}", srcs, inner)
+                srcs = [out]
+        if e.id:
+            scope.ids[e.id] = out
+        return out
+
+    def expand_one(self, e: Entry, name: str, srcs: list[str], scope: Scope) -> str:
+        if len(self.graph.nodes) > MAX_NODES:
+            raise self.error(e, scope, f"the network expands to more than {MAX_NODES} layers",
+                             hint="check `repeat:` counts")
+        if UNKNOWN in srcs:
+            return UNKNOWN
+        if e.kind == "parallel":
+            return self.parallel(e, name, srcs, scope)
+        if e.kind in kinds():
+            return self.primitive(e, name, srcs, scope)
+        return self.block(e, name, srcs, scope)
+
+    def sources(self, e: Entry, scope: Scope, prev: str | None) -> list[str]:
+        if e.from_ is None:
+            if prev is None:
+                names = ", ".join(self.spec.inputs)
+                raise self.error(e, scope, "this entry has no input: with several `inputs:`, "
+                                 "the first entry names one in `from:`",
+                                 hint=f"add `from: {next(iter(self.spec.inputs))}` (inputs: "
+                                      f"{names})")
+            return [prev]
+        out = []
+        for ref in e.from_:
+            ref = self.value(ref, scope, e, e.raw, "from")
+            out.append(self.lookup(str(ref), e, scope))
+        return out
+
+    def lookup(self, ref: str, e: Entry, scope: Scope) -> str:
+        if ref == "input" and scope.input is not None:
+            return scope.input
+        if ref in scope.ids:
+            return scope.ids[ref]
+        loc = self.loc_of(e, "from")
+        if ref == e.id or ref in scope.pending:
+            raise self.error(e, scope, f"`from: {ref}` names an entry at or below this one, "
+                             f"which makes a cycle", loc,
+                             hint="`from:` may name only entries above it; the spec's order is "
+                                  "the order layers run in")
+        known = sorted(scope.ids) + (["input"] if scope.input else [])
+        raise self.error(e, scope, f"`from: {ref}` names no entry above", loc,
+                         hint=did_you_mean(ref, known) or
+                         f"known ids here: {', '.join(known) or 'none'}")
+
+    # ---- the three kinds of entry --------------------------------------------------------
+
+    def primitive(self, e: Entry, name: str, srcs: list[str], scope: Scope) -> str:
+        kind = kinds()[e.kind]
+        self.check_arity(kind, e, srcs, scope)
+        args = self.layer_args(kind, e, scope)
+        in_shapes = tuple(self.graph.shape_of(s) for s in srcs)
+        self.check_dtype(kind, e, srcs, scope)
+        try:
+            shape = kind.shape(list(in_shapes), args)
+            params = kind.params(list(in_shapes), args)
+            macs = kind.macs(list(in_shapes), args, shape)
+        except ShapeError as err:
+            raise self.shape_error(err, kind, name, e, scope, in_shapes) from None
+        self.graph.add(Node(name, kind.name, args, tuple(srcs), in_shapes, shape, params, macs,
+                            e.loc, scope.chain, scope.groups, e.init or scope.init))
+        long_in = all(self.dtypes.get(s) == "long" for s in srcs)
+        self.dtypes[name] = "long" if long_in and kind.family == "shape" else "float"
+        return name
+
+    def block(self, e: Entry, name: str, srcs: list[str], scope: Scope) -> str:
+        bdef = self.blocks[e.kind]
+        if len(srcs) != 1:
+            raise self.error(e, scope, f"block `{bdef.name}` takes one input, got {len(srcs)}",
+                             self.loc_of(e, "from"))
+        if len(scope.chain) >= MAX_BLOCK_DEPTH or any(u.name == bdef.name for u in scope.chain):
+            raise self.error(e, scope, f"block `{bdef.name}` uses itself", e.kind_loc,
+                             hint="blocks may nest but not recurse")
+        params = self.block_params(bdef, e, scope)
+        src = srcs[0]
+        env = {**params, "in": _in_info(self.graph.shape_of(src))}
+        inner = Scope(name + ".", env, {}, src, scope.chain + (BlockUse(bdef.name, bdef.loc,
+                                                                         e.kind_loc),),
+                      scope.groups + (Group(name, bdef.name),), e.init or scope.init)
+        return self.expand_list(bdef.layers, inner, src)
+
+    def parallel(self, e: Entry, name: str, srcs: list[str], scope: Scope) -> str:
+        p: Parallel = e.args
+        if len(srcs) != 1:
+            raise self.error(e, scope, f"`parallel` takes one input, got {len(srcs)}",
+                             self.loc_of(e, "from"))
+        outs = []
+        groups = scope.groups + (Group(name, f"parallel ({p.merge})"),)
+        for k, branch in enumerate(p.branches):
+            inner = Scope(f"{name}.{k}.", scope.env, dict(scope.ids), scope.input, scope.chain,
+                          groups, e.init or scope.init)
+            outs.append(self.expand_list(branch, inner, srcs[0]))
+        if UNKNOWN in outs:
+            return UNKNOWN
+        merge = kinds()[p.merge]
+        args = merge.parse_args({"dim": p.dim} if p.merge == "concat" else None)
+        in_shapes = tuple(self.graph.shape_of(s) for s in outs)
+        try:
+            shape = merge.shape(list(in_shapes), args)
+        except ShapeError as err:
+            raise self.shape_error(err, merge, f"{name}.merge", e, scope, in_shapes) from None
+        merged = f"{name}.merge"
+        self.graph.add(Node(merged, merge.name, args, tuple(outs), in_shapes, shape, 0, 0,
+                            e.loc, scope.chain, groups))
+        self.dtypes[merged] = "float"
+        return merged
+
+    # ---- arguments ---------------------------------------------------------------------
+
+    def layer_args(self, kind: LayerKind, e: Entry, scope: Scope):
+        raw = self.resolve(e.args, scope, e, e.raw, e.kind)
+        try:
+            return kind.parse_args(raw)
+        except ValueError as err:
+            container = e.raw.get(e.kind) if isinstance(e.raw, LDict) else None
+            root = container if isinstance(container, LDict) else {}
+            if hasattr(err, "errors"):    # pydantic.ValidationError
+                diags = validation.diagnostics(err, root, kind.args, f"{kind.name}: ",
+                                               e.kind_loc, scope.chain)
+                raise SpecError(diags) from None
+            raise self.error(e, scope, str(err), e.kind_loc) from None
+
+    def block_params(self, bdef: BlockDef, e: Entry, scope: Scope) -> dict[str, Any]:
+        given = e.args
+        if given is None:
+            given = {}
+        elif not isinstance(given, dict):
+            required = [p for p, d in bdef.params.items() if d is None]
+            if len(bdef.params) != 1 and len(required) != 1:
+                raise self.error(e, scope, f"block `{bdef.name}` takes named parameters "
+                                 f"({', '.join(bdef.params)}), not one value", e.kind_loc)
+            given = {(required or list(bdef.params))[0]: given}
+        container = e.raw.get(e.kind) if isinstance(e.raw, LDict) else None
+        values = {}
+        for key, value in given.items():
+            if key not in bdef.params:
+                loc = key_location(container, key) if isinstance(container, LDict) else e.kind_loc
+                raise self.error(e, scope, f"block `{bdef.name}` has no parameter `{key}`", loc,
+                                 hint=did_you_mean(key, bdef.params) or
+                                 f"its parameters: {', '.join(bdef.params) or 'none'}")
+            values[key] = self.resolve(value, scope, e, container, key)
+        for key, default in bdef.params.items():
+            if key not in values:
+                if default is None:
+                    raise self.error(e, scope, f"block `{bdef.name}` needs parameter `{key}`",
+                                     e.kind_loc, hint=f"give it: `{bdef.name}: {{{key}: ...}}`")
+                values[key] = default
+        return values
+
+    def resolve(self, value: Any, scope: Scope, e: Entry, container: Any, key: Any) -> Any:
+        """`value` with every `$name`/`$(expr)` inside it substituted (containers walked)."""
+        if isinstance(value, dict):
+            return {k: self.resolve(v, scope, e, value, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v, scope, e, value, i) for i, v in enumerate(value)]
+        return self.value(value, scope, e, container, key)
+
+    def value(self, value: Any, scope: Scope, e: Entry, container: Any, key: Any) -> Any:
+        # every `$...` string goes through substitute(), which refuses malformed references
+        if not (isinstance(value, str) and value.startswith("$")):
+            return value
+        try:
+            return substitute(value, scope.env)
+        except ExprError as err:
+            loc = _value_loc(container, key) or e.loc
+            if err.column is not None and loc is not None and isinstance(value, str):
+                shift = 2 if value.startswith("$(") else 1
+                loc = Location(loc.file, loc.line, loc.col + shift + err.column)
+            raise self.error(e, scope, f"in `{value}`: {err.message}", loc, hint=err.hint) from None
+
+    # ---- checks and errors ---------------------------------------------------------------
+
+    def check_arity(self, kind: LayerKind, e: Entry, srcs: list[str], scope: Scope) -> None:
+        if kind.arity is None and len(srcs) < 2:
+            raise self.error(e, scope, f"{kind.name} merges two inputs or more; it got "
+                             f"{len(srcs)}", e.kind_loc,
+                             hint=f"name them: `- {{{kind.name}: {{}}, from: [a, b]}}`")
+        if kind.arity == 1 and len(srcs) != 1:
+            raise self.error(e, scope, f"{kind.name} takes one input; `from:` gives "
+                             f"{len(srcs)}", self.loc_of(e, "from"),
+                             hint="merge them first with `add` or `concat`")
+
+    def check_dtype(self, kind: LayerKind, e: Entry, srcs: list[str], scope: Scope) -> None:
+        dtypes = {self.dtypes.get(s, "float") for s in srcs}
+        if kind.input_dtype == "long" and dtypes != {"long"}:
+            raise self.error(e, scope, f"{kind.name} needs token ids (integers)", e.kind_loc,
+                             hint="declare the input as ids: `input: {shape: [seq], dtype: long}`")
+        if kind.input_dtype != "long" and "long" in dtypes and kind.family != "shape":
+            raise self.error(e, scope, f"{kind.name} gets token ids (dtype long)", e.kind_loc,
+                             hint="token ids go through an `embedding` first")
+
+    def shape_error(self, err: ShapeError, kind: LayerKind, name: str, e: Entry, scope: Scope,
+                    in_shapes: tuple) -> SpecError:
+        notes = [f"shape here: {' and '.join(fmt_shape(s) for s in in_shapes)}", *err.notes]
+        hint = err.hint
+        if err.too_small:
+            first = next(iter(self.graph.inputs.values())).shape
+            notes.append(f"the input {fmt_shape(first)} was reduced to "
+                         f"{fmt_shape(in_shapes[0])} by the layers above")
+            bigger = [first[0], *(d * 2 if isinstance(d, int) else d for d in first[1:])]
+            hint = hint or (f"the input may be too small for this many downsampling layers; "
+                            f"try a larger `input:` (e.g. {bigger}) or drop a downsampling layer")
+        return self.error(e, scope, f"{kind.name} '{name}' {err.message}", e.kind_loc, hint,
+                          tuple(notes))
+
+    def error(self, e: Entry, scope: Scope, message: str, loc: Location | None = None,
+              hint: str | None = None, notes: tuple = ()) -> SpecError:
+        return SpecError(message, loc or e.loc, hint, notes, scope.chain)
+
+    def loc_of(self, e: Entry, key: str) -> Location | None:
+        if isinstance(e.raw, LDict) and key in e.raw:
+            return e.raw.value_locs.get(key)
+        return e.loc
+
+    def _outputs(self, scope: Scope, last: str) -> None:
+        if not self.spec.outputs:
+            if last != UNKNOWN:
+                self.graph.outputs["output"] = last
+            return
+        raw = self.spec.raw
+        locs = raw.get("outputs") if isinstance(raw, LDict) else None
+        for i, ref in enumerate(self.spec.outputs):
+            node = scope.ids.get(ref) or (ref if ref in self.graph.nodes else None)
+            if node is None:
+                loc = locs.item_locs[i] if isinstance(locs, LList) else (
+                    raw.value_locs.get("outputs") if isinstance(raw, LDict) else None)
+                raise SpecError(f"`outputs` names `{ref}`, which is no id of the network", loc,
+                                hint=did_you_mean(ref, scope.ids) or "give an entry an `id:`")
+            if node != UNKNOWN:
+                self.graph.outputs[ref] = node
+
+
+def _in_info(shape: tuple) -> dict[str, Any]:
+    return {"channels": shape[0] if shape else None, "shape": list(shape)}
+
+
+def _value_loc(container: Any, key: Any) -> Location | None:
+    if isinstance(container, LDict):
+        return container.value_locs.get(key)
+    if isinstance(container, LList) and isinstance(key, int) and key < len(container.item_locs):
+        return container.item_locs[key]
+    return None

@@ -1,0 +1,274 @@
+"""Loading a spec: YAML text -> located tree -> validated, frozen :class:`Spec`.
+
+Every independent mistake is collected and reported together (one SpecError)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import Collector, Diagnostic, Location, SpecError, did_you_mean
+from . import validation
+from .schema import META_KEYS, BlockDef, Entry, InputSpec, Parallel, Spec, TopLevel
+from .yaml_loader import LDict, LList, key_location, load_yaml
+
+MAX_INCLUDE_DEPTH = 32
+
+
+def load(path: str | os.PathLike) -> Spec:
+    """Parse and validate the spec file at `path`; raises SpecError for any mistake."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"no such spec file: {path}", hint="check the path") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SpecError(f"cannot read {path}: {e}") from None
+    return loads(text, str(path))
+
+
+def loads(text: str, file: str = "<spec>") -> Spec:
+    """Parse and validate spec text; `file` is the name used in error locations."""
+    root = load_yaml(text, file)
+    if not isinstance(root, LDict):
+        raise SpecError("a spec is a mapping with `input:` and `layers:` at the top",
+                        Location(file, 1, 1), hint="start with `input: [1, 28, 28]`, then "
+                        "`layers:` and a list of layers")
+    errors = Collector()
+    top = _top_level(root, errors)
+    blocks = _user_blocks(root, top, file, errors)
+    known = _known_kinds(blocks)
+    parsed_blocks = {}
+    for name, (raw, loc) in blocks.items():
+        with errors.guard():
+            parsed_blocks[name] = parse_block(name, raw, loc, known, errors)
+    inputs = _inputs(root, top, file, errors)
+    layers = _entries(root.get("layers"), known, errors, root, "layers") if top else ()
+    if top is not None and top.layers is None and "layers" not in root:
+        errors.add(Diagnostic("the spec has no `layers:`", root.loc,
+                              hint="add `layers:` with a list of layers, e.g. `- linear: 10`"))
+    errors.raise_if_any()
+    name = top.name or Path(file).stem
+    return Spec(name=name, inputs=inputs, blocks=parsed_blocks, layers=layers,
+                outputs=top.outputs, init=top.init, train=root.get("train"),
+                path=file, source=text, raw=root)
+
+
+def _top_level(root: LDict, errors: Collector) -> TopLevel | None:
+    """The top-level keys; keys that fail are reported and dropped, so the rest is checked."""
+    data = dict(root)
+    for _ in range(len(root) + 1):
+        try:
+            return TopLevel.model_validate(data)
+        except Exception as e:  # pydantic.ValidationError
+            diags = validation.diagnostics(e, root, TopLevel)
+            errors.diagnostics.extend(d for d in diags if d not in errors.diagnostics)
+            bad = {err["loc"][0] for err in e.errors() if err["loc"]}
+            if not bad & set(data):
+                return None
+            for key in bad:
+                data.pop(key, None)
+    return None
+
+
+def _user_blocks(root: LDict, top: TopLevel | None, file: str,
+                 errors: Collector) -> dict[str, tuple[Any, Location | None]]:
+    """Blocks of this file and of its includes (recursively): name -> (raw, location)."""
+    found: dict[str, tuple[Any, Location | None]] = {}
+    with errors.guard():
+        _collect_includes(root, file, found, [os.path.abspath(file)], errors)
+    own = root.get("blocks") if isinstance(root.get("blocks"), LDict) else {}
+    for name in own:
+        found[name] = (own[name], key_location(own, name))
+    return found
+
+
+def _collect_includes(root: LDict, file: str, found: dict, stack: list[str],
+                      errors: Collector) -> None:
+    includes = root.get("include") or []
+    items = includes if isinstance(includes, list) else [includes]
+    for i, item in enumerate(items):
+        loc = (includes.item_locs[i] if isinstance(includes, LList)
+               else root.value_locs.get("include"))
+        if not isinstance(item, str):
+            errors.add(Diagnostic("`include` lists file paths", loc))
+            continue
+        target = os.path.abspath(os.path.join(os.path.dirname(file), item))
+        if target in stack or len(stack) > MAX_INCLUDE_DEPTH:
+            chain = " -> ".join(os.path.basename(s) for s in stack + [target])
+            errors.add(Diagnostic(f"include loop: {chain}", loc,
+                                  hint="a file may not include itself, directly or not"))
+            continue
+        try:
+            text = Path(target).read_text(encoding="utf-8")
+        except OSError:
+            errors.add(Diagnostic(f"cannot read included file {item!r}", loc,
+                                  hint="include paths are relative to the including file"))
+            continue
+        with errors.guard():
+            sub = load_yaml(text, os.path.relpath(target))
+            if not isinstance(sub, LDict):
+                raise SpecError(f"included file {item!r} is not a mapping with `blocks:`", loc)
+            _collect_includes(sub, target, found, stack + [target], errors)
+            blocks = sub.get("blocks")
+            if isinstance(blocks, LDict):
+                for name in blocks:
+                    found[name] = (blocks[name], key_location(blocks, name))
+
+
+def _known_kinds(blocks: dict) -> set[str]:
+    from ..blocks import builtin_blocks
+    from ..layers import kinds
+
+    return set(kinds()) | set(blocks) | set(builtin_blocks()) | {"parallel"}
+
+
+def parse_block(name: str, raw: Any, loc: Location | None, known: set[str],
+           errors: Collector) -> BlockDef:
+    from ..layers import kinds
+
+    if name in kinds():
+        raise SpecError(f"block `{name}` has the name of a layer kind", loc,
+                        hint="pick another name; layer kinds cannot be redefined")
+    if not isinstance(raw, LDict):
+        raise SpecError(f"block `{name}` must be a mapping with `params:` and `layers:`", loc)
+    unknown = [k for k in raw if k not in ("params", "layers", "doc")]
+    for key in unknown:
+        errors.add(Diagnostic(f"unknown key `{key}` in block `{name}`", key_location(raw, key),
+                              hint=did_you_mean(key, ["params", "layers", "doc"])
+                              or "a block has `params:`, `layers:` and an optional `doc:`"))
+    params = raw.get("params") or {}
+    if not isinstance(params, dict):
+        raise SpecError(f"`params` of block `{name}` maps names to defaults (null = required)",
+                        raw.value_locs.get("params", loc))
+    for p in params:
+        if not isinstance(p, str) or not p.isidentifier() or p == "in":
+            errors.add(Diagnostic(f"block parameter {p!r} must be a name (and not `in`)",
+                                  key_location(params, p) if isinstance(params, LDict) else loc))
+    if "layers" not in raw:
+        raise SpecError(f"block `{name}` has no `layers:`", loc)
+    layers = _entries(raw["layers"], known, errors, raw, "layers")
+    return BlockDef(name=name, params=dict(params), layers=layers, loc=loc,
+                    doc=str(raw.get("doc") or ""))
+
+
+def _inputs(root: LDict, top: TopLevel | None, file: str,
+            errors: Collector) -> dict[str, InputSpec]:
+    if "input" in root and "inputs" in root:
+        errors.add(Diagnostic("give either `input:` or `inputs:`, not both",
+                              key_location(root, "inputs")))
+        return {}
+    if "inputs" in root:
+        raw = root["inputs"]
+        if not isinstance(raw, LDict) or not raw:
+            errors.add(Diagnostic("`inputs:` maps input names to shapes", root.value_locs["inputs"]))
+            return {}
+        out = {}
+        for name in raw:
+            with errors.guard():
+                if name == "input" or not str(name).isidentifier():
+                    raise SpecError(f"input name {name!r} must be a name other than `input`",
+                                    key_location(raw, name))
+                out[name] = _input_spec(raw[name], raw.value_locs[name], raw, name)
+        return out
+    if "input" not in root:
+        errors.add(Diagnostic("the spec has no `input:`", Location(file, 1, 1),
+                              hint="give the shape of one sample without the batch dim, channels "
+                                   "first: `input: [3, 224, 224]`, or `[16]` for features"))
+        return {}
+    with errors.guard():
+        return {"input": _input_spec(root["input"], root.value_locs["input"], root, "input")}
+    return {}
+
+
+def _input_spec(raw: Any, loc: Location, parent: LDict, key: str) -> InputSpec:
+    data = raw if isinstance(raw, dict) else {"shape": raw}
+    return validation.validate(InputSpec, parent, fallback=loc, data=data,
+                               what=f"input `{key}`: " if key != "input" else "input: ")
+
+
+def _entries(raw: Any, known: set[str], errors: Collector, parent: Any,
+             key: Any) -> tuple[Entry, ...]:
+    """Parse a list of layer entries; each broken entry is reported, the rest still parsed."""
+    loc = parent.value_locs.get(key) if isinstance(parent, LDict) else None
+    if not isinstance(raw, LList) or not raw:
+        errors.add(Diagnostic("`layers` must be a non-empty list of layer entries", loc,
+                              hint="write each layer on its own line: `- conv: {out: 6, "
+                                   "kernel: 5}`"))
+        return ()
+    out = []
+    for i, item in enumerate(raw):
+        with errors.guard():
+            out.append(parse_entry(item, i, raw.item_locs[i], known, errors))
+    return tuple(out)
+
+
+def parse_entry(raw: Any, index: int, loc: Location, known: set[str],
+                errors: Collector) -> Entry:
+    """One entry: `relu`, `{linear: 10}`, or `{conv: {...}, id: .., from: ..}`."""
+    if isinstance(raw, str):
+        kind, args, kind_loc, meta = raw, None, loc, {}
+    elif isinstance(raw, LDict):
+        kind = _kind_key(raw, known, loc)
+        args, kind_loc = raw[kind], key_location(raw, kind)
+        meta = {k: raw[k] for k in META_KEYS if k in raw}
+    else:
+        raise SpecError(f"a layer entry is a kind (`- relu`) or a mapping (`- linear: 10`), "
+                        f"got {raw!r}", loc)
+    if kind not in known:
+        raise SpecError(f"unknown layer kind `{kind}`", kind_loc,
+                        hint=did_you_mean(kind, known) or "`netspec kinds` lists them all")
+    if kind == "parallel":
+        args = _parallel(raw[kind] if isinstance(raw, LDict) else None, kind_loc, known, errors)
+    data = {"kind": kind, "args": args, **meta, "index": index, "loc": loc,
+            "kind_loc": kind_loc, "raw": raw}
+    return validation.validate(Entry, raw if isinstance(raw, LDict) else {}, fallback=loc,
+                               what="", data=data)
+
+
+def _kind_key(raw: LDict, known: set[str], loc: Location) -> str:
+    candidates = [k for k in raw if k not in META_KEYS]
+    if not candidates:
+        raise SpecError("this entry names no layer kind", loc,
+                        hint="an entry is `- kind: arguments`, e.g. `- conv: {out: 64, kernel: 3}`")
+    if len(candidates) == 1:
+        return candidates[0]
+    kinds = [k for k in candidates if k in known]
+    strays = [k for k in candidates if k not in known]
+    if len(kinds) == 1:
+        key = strays[0]
+        raise SpecError(f"unknown key `{key}` in a `{kinds[0]}` entry", key_location(raw, key),
+                        hint=did_you_mean(key, META_KEYS) or
+                        f"an entry's keys are its kind and {', '.join(META_KEYS)}; arguments go "
+                        f"inside: `{kinds[0]}: {{{key}: ...}}`")
+    if len(kinds) > 1:
+        raise SpecError(f"one entry names two kinds, `{kinds[0]}` and `{kinds[1]}`",
+                        key_location(raw, kinds[1]), hint="start a new entry with `- ` for each")
+    raise SpecError(f"unknown layer kind `{strays[0]}`", key_location(raw, strays[0]),
+                    hint=did_you_mean(strays[0], known) or "`netspec kinds` lists them all")
+
+
+def _parallel(raw: Any, loc: Location, known: set[str], errors: Collector) -> Parallel:
+    if not isinstance(raw, LDict) or "branches" not in raw:
+        raise SpecError("`parallel` needs `branches:`, a list of layer lists", loc,
+                        hint="parallel: {merge: concat, branches: [[conv...], [conv...]]}")
+    extra = [k for k in raw if k not in ("merge", "dim", "branches")]
+    if extra:
+        raise SpecError(f"unknown key `{extra[0]}` in `parallel`", key_location(raw, extra[0]),
+                        hint=did_you_mean(extra[0], ("merge", "dim", "branches")))
+    branches_raw = raw["branches"]
+    if not isinstance(branches_raw, LList) or len(branches_raw) < 2:
+        raise SpecError("`branches` lists two branches or more, each a list of layers",
+                        raw.value_locs["branches"])
+    branches = []
+    for k, branch in enumerate(branches_raw):
+        if isinstance(branch, LList):
+            branches.append(_entries(branch, known, errors, branches_raw, k))
+        else:   # a single entry is a one-layer branch
+            with errors.guard():
+                branches.append((parse_entry(branch, 0, branches_raw.item_locs[k], known,
+                                             errors),))
+    data = {"merge": raw.get("merge", "concat"), "dim": raw.get("dim", 1),
+            "branches": tuple(branches)}
+    return validation.validate(Parallel, raw, fallback=loc, data=data, what="parallel: ")

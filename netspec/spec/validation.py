@@ -1,0 +1,135 @@
+"""pydantic's validation errors, told as located netspec diagnostics.
+
+pydantic reports a `loc` path of keys and indices; the located YAML tree turns that path into
+`file:line:col`, and the error type into one plain sentence (what was expected, what came).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import Diagnostic, Location, SpecError, did_you_mean
+from .yaml_loader import LDict, LList, key_location, locate
+
+
+def _real_path(root: Any, loc: tuple) -> tuple:
+    """The part of pydantic's loc that exists in the YAML (drops union/validator tags)."""
+    path, node = [], root
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            path.append(part)
+            node = node[part]
+        elif isinstance(part, str) and ("[" in part or "-" in part or part.startswith("function")):
+            continue                    # a union member's tag: look further along the path
+        else:
+            path.append(part)
+            break
+    return tuple(path)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return f"a list {list(value)!r}" if len(repr(value)) < 40 else "a list"
+    return repr(value)
+
+
+def _sentence(err: dict, field: str, allowed: list[str]) -> tuple[str, str | None]:
+    kind, msg = err["type"], err["msg"]
+    value = err.get("input")
+    if kind == "missing":
+        return f"missing required argument `{field}`", None
+    if kind == "extra_forbidden":
+        hint = did_you_mean(field, allowed)
+        known = ", ".join(f"`{a}`" for a in allowed) if allowed else "none"
+        return f"unknown key `{field}`", hint or f"known keys: {known}"
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",")]
+        hint = did_you_mean(str(value), choices) if isinstance(value, str) else None
+        return f"`{field}` must be {expected}, got {_describe(value)}", hint
+    if kind == "value_error":
+        text = msg.removeprefix("Value error, ")
+        return f"`{field}`: {text}" if field else text, None
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        want = kind.split("_")[0]
+        noun = {"string": "a string", "dict": "a mapping", "list": "a list", "tuple": "a list",
+                "int": "an integer", "float": "a number", "bool": "true or false",
+                "model": "a mapping"}.get(want, want)
+        return f"`{field}` expects {noun}, got {_describe(value)}", None
+    return f"`{field}`: {msg[0].lower() + msg[1:]}", None
+
+
+def diagnostics(error: ValidationError, root: Any, model: type[BaseModel] | None = None,
+                what: str = "", fallback: Location | None = None,
+                chain: tuple = ()) -> list[Diagnostic]:
+    """Located diagnostics for a ValidationError raised validating `root` (a located tree).
+
+    `what` prefixes each message (e.g. "conv '3': "); union members' duplicate errors are
+    merged into the first one per location."""
+    out: list[Diagnostic] = []
+    seen: set[tuple] = set()
+    for err in error.errors(include_url=False):
+        path = _real_path(root, tuple(err["loc"]))
+        if path in seen:
+            continue
+        seen.add(path)
+        field = str(path[-1]) if path else ""
+        allowed = _allowed_keys(model, root, path)
+        message, hint = _sentence(err, field, allowed)
+        loc = _location(root, path, err["type"]) or fallback
+        out.append(Diagnostic(what + message, loc, hint, (), chain))
+    return out
+
+
+def _allowed_keys(model: type[BaseModel] | None, root: Any, path: tuple) -> list[str]:
+    if model is None or len(path) != 1:
+        return []
+    return [f.alias or name for name, f in model.model_fields.items()
+            if not f.exclude and name not in ("kind", "args", "index", "loc", "kind_loc", "raw")]
+
+
+def _location(root: Any, path: tuple, kind: str) -> Location | None:
+    if kind == "extra_forbidden" and path:
+        parent = locate_node(root, path[:-1])
+        if isinstance(parent, LDict):
+            return key_location(parent, path[-1])
+    if kind == "missing":
+        parent = locate_node(root, path[:-1])
+        return getattr(parent, "loc", None) or locate(root, path[:-1])
+    return locate(root, path)
+
+
+def locate_node(root: Any, path: tuple) -> Any:
+    node = root
+    for part in path:
+        if isinstance(node, (dict, list)):
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return node
+    return node
+
+
+def validate(model: type[BaseModel], raw: Any, what: str = "", fallback: Location | None = None,
+             chain: tuple = (), data: Any = None) -> Any:
+    """model.model_validate(data or raw), with failures raised as a located SpecError."""
+    try:
+        return model.model_validate(raw if data is None else data)
+    except ValidationError as e:
+        raise SpecError(diagnostics(e, raw, model, what, fallback, chain)) from None
+
+
+__all__ = ["diagnostics", "validate", "locate_node", "LDict", "LList"]

@@ -1,0 +1,430 @@
+"""Read a spec's YAML text into plain data that remembers where each piece was written.
+
+The text is read with the YAML 1.2 core schema (`on`/`yes` are strings, `1e-3` is a float,
+`010` is 10). PyYAML only scans, parses and composes nodes here; the nodes are turned into
+values by this module, so none of PyYAML's constructors (python tags) ever runs. Every user
+mistake, hostile input included, becomes one located SpecError.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import yaml
+from yaml.composer import Composer, ComposerError
+from yaml.events import AliasEvent, CollectionStartEvent
+from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader, ReaderError
+from yaml.resolver import BaseResolver
+from yaml.scanner import Scanner
+
+from netspec.errors import Location, SpecError
+
+MAX_BYTES = 10 * 1024 * 1024
+MAX_NODES = 100_000
+MAX_DEPTH = 100
+
+_T = "tag:yaml.org,2002:"
+_NULL = re.compile(r"(?:~|null|Null|NULL|)\Z")
+_BOOL = re.compile(r"(?:true|True|TRUE|false|False|FALSE)\Z")
+_INT = re.compile(r"(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)\Z")
+_FLOAT = re.compile(r"(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))\Z")
+# a run of 101 opening brackets: refused before the scanner's per-bracket lookahead gets slow
+_DEEP_OPENERS = re.compile(r"(?:[\[{][ \t\r\n]*){%d}" % (MAX_DEPTH + 1))
+
+QUOTE_HINT = ('quote the expression: `"$(max(1, c // 4))"` — inside {…}, a `$(…)` containing '
+              ", [ ] { } must be quoted")
+PLAIN_DATA_HINT = "a spec is plain data (mappings, lists, strings, numbers, true/false, null); remove the tag"
+
+
+class LDict(dict):
+    """A YAML mapping that remembers where it starts, where each key is written and where
+    each value starts."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.loc: Location | None = None
+        self.key_locs: dict = {}
+        self.value_locs: dict = {}
+
+
+class LList(list):
+    """A YAML sequence that remembers where it starts and where each item starts."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.loc: Location | None = None
+        self.item_locs: list = []
+
+
+class CoreResolver(BaseResolver):
+    """Implicit tags of the YAML 1.2 core schema, plus `<<` merge keys."""
+
+
+for _tag, _regexp, _first in [("null", _NULL, ["~", "n", "N", ""]), ("bool", _BOOL, list("tTfF")),
+                              ("int", _INT, list("-+0123456789")),  # before float: `1` is an int
+                              ("float", _FLOAT, list("-+.0123456789")),
+                              ("merge", re.compile(r"<<\Z"), ["<"])]:
+    CoreResolver.add_implicit_resolver(_T + _tag, _regexp, _first)
+
+
+class _Alias:
+    """An alias as written (`*name` at `start_mark`), pointing at the anchored node; kept so
+    that a value written as an alias is located at the alias, not at the anchor."""
+
+    __slots__ = ("node", "name", "start_mark")
+
+    def __init__(self, node, name, start_mark):
+        self.node, self.name, self.start_mark = node, name, start_mark
+
+
+class _Loader(Reader, Scanner, Parser, Composer, CoreResolver):
+    """PyYAML's reading stages with the core resolver; composes nodes, constructs nothing."""
+
+    def __init__(self, text: str, file: str):
+        Reader.__init__(self, text)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+        CoreResolver.__init__(self)
+        self.file, self.depth = file, 0
+
+    def compose_node(self, parent, index):
+        if self.check_event(AliasEvent):
+            event = self.get_event()
+            if event.anchor not in self.anchors:
+                raise ComposerError(None, None, f"found undefined alias {event.anchor!r}", event.start_mark)
+            return _Alias(self.anchors[event.anchor], event.anchor, event.start_mark)
+        if not self.check_event(CollectionStartEvent):
+            event = self.peek_event()
+            if getattr(event, "tag", None) == "!":  # `! 12` is the string "12" (PyYAML resolves it)
+                event.implicit = (False, False)
+            return super().compose_node(parent, index)
+        # bound the composer's recursion before Python's limit does it for us
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise _too_deep(_loc(self.file, self.peek_event().start_mark))
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def load_yaml(text: str, file: str) -> object:
+    """The one YAML document in `text` as LDict / LList / scalars; raises SpecError."""
+    start = Location(file, 1, 1)
+    if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise SpecError(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB", start,
+                        hint="a spec is a small text file; is this the right file?")
+    deep = _DEEP_OPENERS.search(text)
+    if deep:
+        raise _too_deep(_offset_loc(file, text, deep.end() - 1))
+    loader = None
+    try:
+        loader = _Loader(text, file)  # the reader checks the characters here
+        node = loader.get_single_node()
+    except ReaderError as err:
+        code = ord(err.character) if isinstance(err.character, str) else err.character
+        raise SpecError(f"the file contains the character #x{code:04x}, which YAML does not allow",
+                        _offset_loc(file, text, err.position), hint="remove it, or write it as an escape "
+                        "inside a double-quoted string") from None
+    except yaml.MarkedYAMLError as err:
+        raise _syntax_error(err, file, text) from None
+    except yaml.YAMLError as err:
+        raise SpecError(f"the file cannot be read as YAML: {err}", start) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    if node is None or (isinstance(node, ScalarNode) and node.value == "" and node.style is None):
+        raise SpecError("the file is empty", start, hint="a minimal spec is "
+                        "`input: [3, 32, 32]` and `layers: [flatten, {linear: 10}]`, one key a line")
+    _check_dollars(node, file)
+    return _Converter(file).value(node, 0)
+
+
+def locate(root, path: tuple, default: Location | None = None) -> Location | None:
+    """Where the deepest element of `path` (keys and indices, like a pydantic error `loc`)
+    reachable from `root` is written; the walk stops at the first element that is not there."""
+    where = getattr(root, "loc", None) or default
+    node = root
+    for step in path:
+        if isinstance(node, LDict) and _hashable(step) and step in node:
+            where = node.value_locs.get(step, where)
+        elif isinstance(node, LList) and isinstance(step, int) and not isinstance(step, bool) \
+                and -len(node) <= step < len(node):
+            where = node.item_locs[step]
+        else:
+            break
+        node = node[step]
+    return where
+
+
+def key_location(d: LDict, key) -> Location:
+    """Where `key` is written in mapping `d` (where the mapping starts if unknown)."""
+    key_locs = getattr(d, "key_locs", {})
+    return key_locs.get(key) if _hashable(key) and key in key_locs else getattr(d, "loc", None)
+
+
+class _Converter:
+    """Turns composed nodes into located values, refusing tags, bombs and cycles."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.count = 0
+        self.active: set[int] = set()  # collections being converted: an alias to one is a cycle
+        self.aliases: list[_Alias] = []  # aliases being expanded, outermost first
+
+    def loc(self, node) -> Location:
+        return _loc(self.file, node.start_mark)
+
+    def value(self, node, depth: int):
+        """The value of `node` (an alias expands to a fresh copy of its anchor's value)."""
+        if isinstance(node, _Alias):
+            if id(node.node) in self.active:
+                raise SpecError(f"the alias `*{node.name}` is used inside its own anchor `&{node.name}`",
+                                self.loc(node), hint="a spec cannot refer to itself; copy the part you need")
+            self.aliases.append(node)
+            try:
+                return self.value(node.node, depth)
+            finally:
+                self.aliases.pop()
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise SpecError(f"the YAML expands to more than {MAX_NODES} nodes (aliases used as a bomb?)",
+                            self.loc(self.aliases[0] if self.aliases else node))
+        if isinstance(node, ScalarNode):
+            return self.scalar(node)
+        if depth >= MAX_DEPTH:
+            raise _too_deep(self.loc(node))
+        self.active.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                return self.sequence(node, depth + 1)
+            return self.mapping(node, depth + 1)
+        finally:
+            self.active.discard(id(node))
+
+    def check_tag(self, node, wanted: str, what: str) -> None:
+        if node.tag == _T + wanted:
+            return
+        if node.tag.startswith(_T) and node.tag[len(_T):] in _CORE_TAGS:
+            raise SpecError(f"tag `{_show_tag(node.tag)}` does not fit {what}", self.loc(node),
+                            hint="remove the tag")
+        raise SpecError(f"tag `{_show_tag(node.tag)}` is not allowed", self.loc(node), hint=PLAIN_DATA_HINT)
+
+    def scalar(self, node: ScalarNode):
+        kind = node.tag[len(_T):] if node.tag.startswith(_T) else None
+        if kind in ("str", "merge"):  # `<<` outside a key is just text
+            return node.value
+        if kind not in _SCALAR_KINDS:
+            self.check_tag(node, "str", "a scalar")
+        try:
+            return _parse(kind, node.value)
+        except ValueError:
+            raise SpecError(f"`{node.value}` is not a valid `!!{kind}`", self.loc(node),
+                            hint="remove the tag, or write the value in the tag's form") from None
+
+    def sequence(self, node: SequenceNode, depth: int) -> LList:
+        self.check_tag(node, "seq", "a list")
+        out = LList()
+        out.loc = self.loc(node)
+        for item in node.value:
+            out.append(self.value(item, depth))
+            out.item_locs.append(self.loc(item))
+        return out
+
+    def mapping(self, node: MappingNode, depth: int) -> LDict:
+        self.check_tag(node, "map", "a mapping")
+        out = LDict()
+        out.loc = self.loc(node)
+        entries, written = [], {}
+        for key_node, value_node in node.value:
+            is_merge = isinstance(key_node, ScalarNode) and key_node.tag == _T + "merge"
+            key = "<<" if is_merge else self.key(key_node)
+            if key in written:
+                raise SpecError(f"duplicate key `{key}` in this mapping", self.loc(key_node),
+                                notes=(f"first written at {written[key]}",),
+                                hint="a key may appear only once; remove or rename one")
+            written[key] = self.loc(key_node)
+            entries.append((is_merge, key, key_node, value_node))
+        for is_merge, key, key_node, value_node in entries:
+            if not is_merge:
+                out[key] = self.value(value_node, depth)
+                out.key_locs[key], out.value_locs[key] = self.loc(key_node), self.loc(value_node)
+                continue
+            # merged keys go where `<<` is written; explicit keys, and earlier merges, win
+            for source in self.merge_sources(value_node, depth):
+                for k, v in source.items():
+                    if k not in written and k not in out:
+                        out[k] = v
+                        out.key_locs[k], out.value_locs[k] = source.key_locs[k], source.value_locs[k]
+        return out
+
+    def key(self, key_node):
+        """A mapping key's value: a scalar, never a list or mapping."""
+        target = key_node.node if isinstance(key_node, _Alias) else key_node
+        if not isinstance(target, ScalarNode):
+            raise SpecError("a mapping key must be a plain value, not a list or mapping", self.loc(key_node))
+        return self.value(key_node, 0)
+
+    def merge_sources(self, value_node, depth: int) -> list[LDict]:
+        """The mappings a `<<` merges, in order: a mapping, or a list of mappings."""
+        target = value_node.node if isinstance(value_node, _Alias) else value_node
+        items = target.value if isinstance(target, SequenceNode) else [value_node]
+        sources = [self.value(item, depth) for item in items]
+        if not all(isinstance(s, LDict) for s in sources):
+            raise SpecError("`<<` merges a mapping or a list of mappings", self.loc(value_node),
+                            hint="write `<<: *name` where `&name` marks a mapping")
+        return sources
+
+
+def _parse(kind: str, text: str):
+    """`text` read as the core-schema `kind` (null, bool, int, float); ValueError if it is not."""
+    if kind == "null" and _NULL.match(text):
+        return None
+    if kind == "bool" and _BOOL.match(text):
+        return text.lower() == "true"
+    if kind in ("int", "float") and _INT.match(text):
+        # `010` is 10 in YAML 1.2, as for int()
+        value = int(text[2:], 8 if text[1] == "o" else 16) if text.startswith(("0o", "0x")) else int(text)
+        return value if kind == "int" else float(value)
+    if kind == "float" and _FLOAT.match(text):
+        special = text.lstrip("+-").lower()
+        if special == ".inf":
+            return -math.inf if text.startswith("-") else math.inf
+        return math.nan if special == ".nan" else float(text)
+    raise ValueError(text)
+
+
+_SCALAR_KINDS = {"null", "bool", "int", "float"}
+_CORE_TAGS = {"str", "int", "float", "bool", "null", "map", "seq"}
+
+
+def _show_tag(tag: str) -> str:
+    return "!!" + tag[len(_T):] if tag.startswith(_T) else tag
+
+
+def _hashable(x) -> bool:
+    try:
+        hash(x)
+    except TypeError:
+        return False
+    return True
+
+
+def _unbalanced_dollar(text: str) -> bool:
+    """Whether some `$(` in `text` is never closed."""
+    start = text.find("$(")
+    while start != -1:
+        depth = 0
+        for ch in text[start + 1:]:
+            depth += (ch == "(") - (ch == ")")
+            if depth == 0:
+                break
+        if depth > 0:
+            return True
+        start = text.find("$(", start + 2)
+    return False
+
+
+def _check_dollars(root, file: str) -> None:
+    """Refuse the first `$(` (in document order) whose parentheses do not close: YAML split
+    the expression at a comma, so this goes before any other complaint about the pieces."""
+    stack, seen = [root], set()
+    while stack:
+        node = stack.pop()
+        node = node.node if isinstance(node, _Alias) else node
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, ScalarNode):
+            if "$(" in node.value and _unbalanced_dollar(node.value):
+                plain = node.style is None
+                raise SpecError(f"unbalanced `$(` in `{node.value}`", _loc(file, node.start_mark),
+                                hint=QUOTE_HINT if plain else "close every `(` of the expression")
+        elif isinstance(node, SequenceNode):
+            stack.extend(reversed(node.value))
+        else:
+            stack.extend(n for pair in reversed(node.value) for n in reversed(pair))
+
+
+def _loc(file: str, mark) -> Location:
+    return Location(file, mark.line + 1, mark.column + 1)  # PyYAML counts from 0
+
+
+def _offset_loc(file: str, text: str, offset: int) -> Location:
+    line_start = text.rfind("\n", 0, offset) + 1
+    return Location(file, text.count("\n", 0, offset) + 1, offset - line_start + 1)
+
+
+def _too_deep(loc: Location) -> SpecError:
+    return SpecError(f"the YAML nests deeper than {MAX_DEPTH} levels", loc,
+                     hint="a spec needs only a few levels; use blocks to structure it")
+
+
+_TOKENS = {"<stream end>": "the end of the file", "<scalar>": "more text", "<block end>": "the end of a block",
+           "<block mapping start>": "a new key", "<block sequence start>": "a list entry `-`",
+           "-": "a list entry `-`", "<document start>": "`---`", "<document end>": "`...`"}
+_REWRITES = [  # (pattern in context+problem, message; {0} is the group, {t} the group as a token)
+    (r"expected ',' or '\}', but got '(.+)'", "this `{{…}}` mapping expects `,` or `}}` here, but {t} comes"),
+    (r"expected ',' or '\]', but got '(.+)'", "this `[…]` list expects `,` or `]` here, but {t} comes"),
+    (r"expected <block end>, but found '(.+)'", "bad indentation or stray text: {t} here does not fit the block above"),
+    (r"mapping values are not allowed here", "unexpected `:` here (quote a value that contains `: `, "
+                                             "or check the indentation)"),
+    (r"found character '\\t' that cannot start any token", "a tab character where YAML expects spaces"),
+    (r"found character '(.+)' that cannot start any token", "a value cannot start with `{0}`; quote it"),
+    (r"could not find expected ':'", "expected `:` after a key (is a line missing its `key:`?)"),
+    (r"found unexpected end of stream", "the file ends inside a quoted string (is a quote not closed?)"),
+    (r"found undefined alias '(.+)'", "`*{0}` names no anchor: define `&{0}` above it"),
+    (r"found duplicate anchor '(.+)'", "the anchor `&{0}` is defined twice"),
+    (r"but found another document", "expected one YAML document, but a second one starts here"),
+]
+_CONTEXTS = {"while parsing a flow mapping": "the `{` mapping starts at", "while parsing a flow sequence":
+             "the `[` list starts at", "while parsing a block mapping": "the enclosing mapping starts at",
+             "while parsing a block collection": "the enclosing list starts at",
+             "while scanning a quoted scalar": "the quoted string starts at",
+             "while scanning a simple key": "the key starts at",
+             "expected a single document in the stream": "the first document starts at"}
+
+
+def _syntax_error(err: yaml.MarkedYAMLError, file: str, text: str) -> SpecError:
+    """One located SpecError for a YAML syntax error, in words a person understands."""
+    mark = err.problem_mark or err.context_mark
+    loc = _loc(file, mark) if mark else Location(file, 1, 1)
+    problem = (err.problem or err.context or "invalid YAML").strip()
+    context = err.context or ""
+    message = f"invalid YAML: {problem}" + (f" ({context})" if context and err.problem else "")
+    for pattern, template in _REWRITES:
+        found = re.search(pattern, f"{context}\n{problem}")
+        if found:
+            group = found.group(1) if found.groups() else ""
+            message = template.format(group, t=_TOKENS.get(group, f"`{group}`"))
+            break
+    notes = ()
+    if err.context_mark and err.problem_mark and context:
+        if context.startswith("found duplicate anchor"):
+            notes = (f"first defined at {_loc(file, err.context_mark)}",)
+        else:
+            notes = (f"{_CONTEXTS.get(context, context)} {_loc(file, err.context_mark)}",)
+    return SpecError(message, loc, hint=_syntax_hint(err, problem, text), notes=notes)
+
+
+def _syntax_hint(err: yaml.MarkedYAMLError, problem: str, text: str) -> str:
+    """The likeliest fix: quote a `$(…)`, indent with spaces, or look at the line."""
+    lines = text.splitlines()
+    in_flow = "flow" in (err.context or "")
+    # the line of the problem, and the line where an enclosing `{`/`[` opened
+    marks = [m for m in (err.problem_mark, err.context_mark if in_flow else None) if m]
+    around = [lines[m.line] for m in marks if m.line < len(lines)]
+    if any("$(" in line and (in_flow or re.search(r"[{\[].*\$\(", line)) for line in around):
+        return QUOTE_HINT
+    if "\\t" in problem or any("\t" in line[:len(line) - len(line.lstrip())] for line in around):
+        return "indent with spaces: YAML does not allow tabs for indentation"
+    if "another document" in problem:
+        return "a spec is one document: remove the second `---` and what follows, or merge them"
+    if "<stream end>" in problem or "end of stream" in problem:
+        return "a bracket or quote opened earlier is never closed"
+    return "check the indentation and the brackets on this line"
