@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Hashable
 
 import yaml
 from yaml.composer import Composer, ComposerError
@@ -69,6 +70,7 @@ for _tag, _regexp, _first in [("null", _NULL, ["~", "n", "N", ""]), ("bool", _BO
                               ("float", _FLOAT, list("-+.0123456789")),
                               ("merge", re.compile(r"<<\Z"), ["<"])]:
     CoreResolver.add_implicit_resolver(_T + _tag, _regexp, _first)
+del _tag, _regexp, _first
 
 
 class _Alias:
@@ -151,7 +153,7 @@ def locate(root, path: tuple, default: Location | None = None) -> Location | Non
     where = getattr(root, "loc", None) or default
     node = root
     for step in path:
-        if isinstance(node, LDict) and _hashable(step) and step in node:
+        if isinstance(node, LDict) and isinstance(step, Hashable) and step in node:
             where = node.value_locs.get(step, where)
         elif isinstance(node, LList) and isinstance(step, int) and not isinstance(step, bool) \
                 and -len(node) <= step < len(node):
@@ -165,7 +167,7 @@ def locate(root, path: tuple, default: Location | None = None) -> Location | Non
 def key_location(d: LDict, key) -> Location:
     """Where `key` is written in mapping `d` (where the mapping starts if unknown)."""
     key_locs = getattr(d, "key_locs", {})
-    return key_locs.get(key) if _hashable(key) and key in key_locs else getattr(d, "loc", None)
+    return key_locs[key] if isinstance(key, Hashable) and key in key_locs else getattr(d, "loc", None)
 
 
 class _Converter:
@@ -305,14 +307,6 @@ _CORE_TAGS = {"str", "int", "float", "bool", "null", "map", "seq"}
 
 def _show_tag(tag: str) -> str:
     return "!!" + tag[len(_T):] if tag.startswith(_T) else tag
-
-
-def _hashable(x) -> bool:
-    try:
-        hash(x)
-    except TypeError:
-        return False
-    return True
 
 
 def _unbalanced_dollar(text: str) -> bool:

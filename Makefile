@@ -1,0 +1,32 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   check, draw, train LeNet-5 on digits, export to ONNX, infer (creates .venv)
+#   make test   the test suite (creates .venv)
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+TORCH   ?= torch==2.13.0
+
+.PHONY: demo test venv graphviz clean
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip >/dev/null 2>&1 || true
+	$(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/pip install -q -e ".[torch,onnx,dev]"
+	touch $@
+
+venv: $(BIN)/.installed
+
+# graphviz's `dot` renders diagrams; without it netspec still writes .dot files
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { (apt-get update -qq && apt-get install -y -qq graphviz) >/dev/null 2>&1 \
+	  || echo "note: could not install graphviz; diagrams will be written as .dot"; }
+
+demo: venv graphviz
+	bash bench/../scripts/demo.sh
+
+test: venv graphviz
+	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+
+clean:
+	rm -rf $(VENV) runs exported/*.onnx exported/*.data
