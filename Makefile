@@ -23,7 +23,7 @@ graphviz:
 	  || echo "note: could not install graphviz; diagrams will be written as .dot"; }
 
 demo: venv graphviz
-	bash bench/../scripts/demo.sh
+	bash scripts/demo.sh
 
 test: venv graphviz
 	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc

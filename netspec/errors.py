@@ -119,7 +119,7 @@ class Collector:
 
     def raise_if_any(self) -> None:
         if self.diagnostics:
-            raise SpecError(_dedupe(self.diagnostics))
+            raise SpecError(_in_file_order(_dedupe(self.diagnostics)))
 
 
 class _Guard:
@@ -144,6 +144,13 @@ def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
             seen.add(d)
             out.append(d)
     return out
+
+
+def _in_file_order(diags: list[Diagnostic]) -> list[Diagnostic]:
+    """Located diagnostics by position, as compilers print them; unlocated ones last."""
+    def key(d: Diagnostic):
+        return (0, d.loc.file, d.loc.line, d.loc.col) if d.loc else (1, "", 0, 0)
+    return sorted(diags, key=key)
 
 
 def did_you_mean(word: str, choices) -> str | None:

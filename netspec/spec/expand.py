@@ -19,7 +19,7 @@ from ..layers import kinds
 from ..layers.base import LayerKind, ShapeError, fmt_shape
 from . import validation
 from .expr import ExprError, substitute
-from .schema import BlockDef, Entry, Parallel, Spec
+from .schema import BROKEN, BlockDef, Entry, Parallel, Spec
 from .yaml_loader import LDict, LList, key_location
 
 UNKNOWN = "<unknown>"        # the output of an entry that failed: dependants are skipped
@@ -122,12 +122,14 @@ class _Expander:
         if len(self.graph.nodes) > MAX_NODES:
             raise self.error(e, scope, f"the network expands to more than {MAX_NODES} layers",
                              hint="check `repeat:` counts")
-        if UNKNOWN in srcs:
+        if UNKNOWN in srcs or e.kind == BROKEN:
             return UNKNOWN
         if e.kind == "parallel":
             return self.parallel(e, name, srcs, scope)
         if e.kind in kinds():
             return self.primitive(e, name, srcs, scope)
+        if e.kind not in self.blocks:     # a block that failed to parse: already reported
+            return UNKNOWN
         return self.block(e, name, srcs, scope)
 
     def sources(self, e: Entry, scope: Scope, prev: str | None) -> list[str]:

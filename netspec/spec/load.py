@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import Collector, Diagnostic, Location, SpecError, did_you_mean
 from . import validation
-from .schema import META_KEYS, BlockDef, Entry, InputSpec, Parallel, Spec, TopLevel
+from .schema import BROKEN, META_KEYS, BlockDef, Entry, InputSpec, Parallel, Spec, TopLevel
 from .yaml_loader import LDict, LList, key_location, load_yaml
 
 MAX_INCLUDE_DEPTH = 32
@@ -48,11 +48,24 @@ def loads(text: str, file: str = "<spec>") -> Spec:
     if top is not None and top.layers is None and "layers" not in root:
         errors.add(Diagnostic("the spec has no `layers:`", root.loc,
                               hint="add `layers:` with a list of layers, e.g. `- linear: 10`"))
-    errors.raise_if_any()
-    name = top.name or Path(file).stem
+    name = (top.name if top else None) or Path(file).stem
+    if errors.diagnostics:
+        if top is not None and inputs and layers:
+            _expansion_errors(name, inputs, parsed_blocks, layers, top, errors)
+        errors.raise_if_any()
     return Spec(name=name, inputs=inputs, blocks=parsed_blocks, layers=layers,
                 outputs=top.outputs, init=top.init, train=root.get("train"),
                 path=file, source=text, raw=root)
+
+
+def _expansion_errors(name, inputs, blocks, layers, top, errors: Collector) -> None:
+    """Add the mistakes expansion finds in what did parse (shapes, `$` references, ids)."""
+    from .expand import expand
+
+    try:
+        expand(Spec(name=name, inputs=inputs, blocks=blocks, layers=layers, init=top.init))
+    except SpecError as err:
+        errors.add(err)
 
 
 def _top_level(root: LDict, errors: Collector) -> TopLevel | None:
@@ -199,9 +212,22 @@ def _entries(raw: Any, known: set[str], errors: Collector, parent: Any,
         return ()
     out = []
     for i, item in enumerate(raw):
-        with errors.guard():
+        try:
             out.append(parse_entry(item, i, raw.item_locs[i], known, errors))
+        except SpecError as err:
+            # keep a placeholder, so positions (names) of the entries below stay the same and
+            # expansion can still check the entries that do not depend on this one
+            errors.add(err)
+            out.append(_broken_entry(item, i, raw.item_locs[i]))
     return tuple(out)
+
+
+def _broken_entry(raw: Any, index: int, loc: Location) -> Entry:
+    ident = raw.get("id") if isinstance(raw, LDict) else None
+    try:
+        return Entry(kind=BROKEN, index=index, loc=loc, id=ident, raw=raw)
+    except ValueError:
+        return Entry(kind=BROKEN, index=index, loc=loc, raw=raw)
 
 
 def parse_entry(raw: Any, index: int, loc: Location, known: set[str],
@@ -221,10 +247,41 @@ def parse_entry(raw: Any, index: int, loc: Location, known: set[str],
                         hint=did_you_mean(kind, known) or "`netspec kinds` lists them all")
     if kind == "parallel":
         args = _parallel(raw[kind] if isinstance(raw, LDict) else None, kind_loc, known, errors)
+    else:
+        _check_static_args(kind, args, raw, kind_loc)
     data = {"kind": kind, "args": args, **meta, "index": index, "loc": loc,
             "kind_loc": kind_loc, "raw": raw}
     return validation.validate(Entry, raw if isinstance(raw, LDict) else {}, fallback=loc,
                                what="", data=data)
+
+
+def _check_static_args(kind: str, args: Any, raw: Any, kind_loc: Location) -> None:
+    """Arguments that hold no `$` reference are checked now, so their mistakes are reported
+    with the others even when expansion cannot reach them."""
+    from ..layers import kinds
+
+    layer = kinds().get(kind)
+    if layer is None or _has_reference(args):
+        return
+    container = raw.get(kind) if isinstance(raw, LDict) else None
+    root = container if isinstance(container, LDict) else {}
+    try:
+        layer.parse_args(args)
+    except ValueError as err:
+        if hasattr(err, "errors"):
+            raise SpecError(validation.diagnostics(err, root, layer.args, f"{layer.name}: ",
+                                                   kind_loc)) from None
+        raise SpecError(str(err), kind_loc) from None
+
+
+def _has_reference(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.startswith("$")
+    if isinstance(value, dict):
+        return any(_has_reference(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_reference(v) for v in value)
+    return False
 
 
 def _kind_key(raw: LDict, known: set[str], loc: Location) -> str:

@@ -20,6 +20,7 @@ from ..errors import Location
 
 INIT_SCHEMES = ("auto", "kaiming", "xavier", "xavier_uniform", "normal", "default")
 META_KEYS = ("id", "from", "repeat", "if", "init")
+BROKEN = "<error>"      # the kind of an entry that failed to parse (already reported)
 ID_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$|^(?![0-9]+$)[A-Za-z0-9_\-]+$")
 
 InitScheme = Literal["auto", "kaiming", "xavier", "xavier_uniform", "normal", "default"]

@@ -62,7 +62,9 @@ def _sentence(err: dict, field: str, allowed: list[str]) -> tuple[str, str | Non
         return f"`{field}` must be {expected}, got {_describe(value)}", hint
     if kind == "value_error":
         text = msg.removeprefix("Value error, ")
-        return f"`{field}`: {text}" if field else text, None
+        if not field or text.startswith(f"`{field}`"):
+            return text, None
+        return f"`{field}`: {text}", None
     if kind.endswith("_type") or kind.endswith("_parsing"):
         want = kind.split("_")[0]
         noun = {"string": "a string", "dict": "a mapping", "list": "a list", "tuple": "a list",
@@ -81,7 +83,11 @@ def diagnostics(error: ValidationError, root: Any, model: type[BaseModel] | None
     merged into the first one per location."""
     out: list[Diagnostic] = []
     seen: set[tuple] = set()
-    for err in error.errors(include_url=False):
+    errs = error.errors(include_url=False)
+    typos = _typo_targets(errs, model)
+    for err in errs:
+        if err["type"] == "missing" and tuple(err["loc"]) in typos:
+            continue       # "unknown key `kernl`, did you mean `kernel`" says it already
         path = _real_path(root, tuple(err["loc"]))
         if path in seen:
             continue
@@ -91,6 +97,22 @@ def diagnostics(error: ValidationError, root: Any, model: type[BaseModel] | None
         message, hint = _sentence(err, field, allowed)
         loc = _location(root, path, err["type"]) or fallback
         out.append(Diagnostic(what + message, loc, hint, (), chain))
+    return out
+
+
+def _typo_targets(errs: list[dict], model: type[BaseModel] | None) -> set[tuple]:
+    """Paths of missing keys that an unknown key in the same mapping is a typo of."""
+    import difflib
+
+    out = set()
+    missing = {tuple(e["loc"]) for e in errs if e["type"] == "missing"}
+    for e in errs:
+        if e["type"] != "extra_forbidden" or not e["loc"]:
+            continue
+        parent, key = tuple(e["loc"][:-1]), str(e["loc"][-1])
+        names = [m[-1] for m in missing if m[:-1] == parent and isinstance(m[-1], str)]
+        for close in difflib.get_close_matches(key, names, n=1, cutoff=0.6):
+            out.add(parent + (close,))
     return out
 
 
