@@ -64,6 +64,9 @@ def compile_graph(graph: Graph, class_name: str = "Network") -> fx.GraphModule:
         else:
             _attach(root, node.name, kind.build(list(node.in_shapes), node.args))
             values[node.name] = g.call_module(node.name, tuple(args))
+        # the layer a value computes, for tools that map fx nodes back to the spec (ShapeProp
+        # in tests, export); function-call kinds get fx's own names (`cat`, `add`)
+        values[node.name].meta["netspec_layer"] = node.name
     outs = [values[n] for n in graph.outputs.values()]
     g.output(outs[0] if len(outs) == 1 else tuple(outs))
     return fx.GraphModule(root, g, class_name=class_name)

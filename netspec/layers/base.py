@@ -27,40 +27,56 @@ class ShapeError(Exception):
     The graph turns it into a located SpecError naming the layer."""
 
     def __init__(self, message: str, hint: str | None = None, notes: Sequence[str] = (),
-                 too_small: bool = False):
+                 too_small: bool = False, need: Sequence[int] = ()):
         super().__init__(message)
         self.message = message      # a predicate: the graph prefixes "conv 'stage1.0'"
         self.hint = hint
         self.notes = tuple(notes)
         self.too_small = too_small  # the input was reduced too far: the graph says how
+        self.need = tuple(need)     # with too_small: the spatial sizes this layer needs
 
 
 # ---- argument types -------------------------------------------------------------------------
 # Arguments are strict: no booleans or strings for numbers. An integer argument accepts an
 # integral float (what `$(c / 2)` gives) but nothing else.
 
+MAX_ARG = 10**9              # as for input dims: anything larger is a typo, not a network
+MAX_ELEMENTS = 10**11        # per layer output or parameter count: 400 GB in float32
+
+
 def _strict_int(v: Any) -> Any:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ValueError(f"expected an integer, got {_describe(v)}")
+        raise ValueError(f"expected an integer, got {_describe(v)}{_unquote(v)}")
     if isinstance(v, float):
         if not v.is_integer():
             raise ValueError(f"expected an integer, got {v!r}")
         v = int(v)
-    if abs(v) > 10**12:
-        raise ValueError(f"{v} is absurdly large for a layer argument")
+    if abs(v) > MAX_ARG:
+        raise ValueError(f"{v} is larger than netspec allows for a layer argument (10^9)")
     return v
 
 
 def _strict_float(v: Any) -> Any:
     if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ValueError(f"expected a number, got {_describe(v)}")
+        raise ValueError(f"expected a number, got {_describe(v)}{_unquote(v)}")
     return float(v)
 
 
 def _strict_bool(v: Any) -> Any:
     if not isinstance(v, bool):
-        raise ValueError(f"expected true or false, got {_describe(v)}")
+        yaml11 = isinstance(v, str) and v.lower() in ("yes", "no", "on", "off", "y", "n")
+        why = " (YAML 1.2 reads yes/no/on/off as strings)" if yaml11 else ""
+        raise ValueError(f"expected true or false, got {_describe(v)}{why}")
     return v
+
+
+def _unquote(v: Any) -> str:
+    """' (write it without quotes)' for a number written as a string, like "16"."""
+    try:
+        float(v) if isinstance(v, str) else None
+    except ValueError:
+        return ""
+    return " (write it without quotes)" if isinstance(v, str) else ""
 
 
 def _int_or_ints(v: Any) -> Any:
@@ -138,6 +154,14 @@ class LayerKind:
     input_dtype: str = "float"       # "long" for token ids
     doc: str = ""
     aliases: tuple[str, ...] = ()
+
+    @property
+    def usage(self) -> str:
+        """The kind written with its required arguments: `conv: {out: ..., kernel: ...}`."""
+        required = [f.alias or n for n, f in self.args.model_fields.items() if f.is_required()]
+        if not required:
+            return f"`{self.name}`"
+        return f"`{self.name}: {{{', '.join(f'{r}: ...' for r in required)}}}`"
 
     def parse_args(self, raw: Any) -> Args:
         """The validated argument object from a YAML value: None, a scalar (short form) or
@@ -239,27 +263,37 @@ class Window:
     axis_names: ClassVar[tuple[str, ...]] = ("D", "H", "W")
 
     def out(self, size: Dim) -> Dim:
-        """>>> Window(kernel=3, stride=1, padding=1).out(32)
+        """The output size over an input of `size`.
+
+        >>> Window(kernel=3, stride=1, padding=1).out(32)
         32
         >>> Window(kernel=2, stride=2, ceil_mode=True).out(5)
         3
+        >>> Window(kernel=2, stride=2, ceil_mode=True).out(1)   # a window over the edge
+        1
         """
         if not isinstance(size, int):
             return self._symbolic(size)
         span = size + 2 * self.padding - self.dilation * (self.kernel - 1) - 1
-        if span < 0:
-            return 0
         if self.ceil_mode:
+            # torch: ceil(span / stride) + 1, which is 1 for a span in (-stride, 0]
             n = -(-span // self.stride) + 1
             if (n - 1) * self.stride >= size + self.padding:
                 n -= 1
-            return n
+            return max(n, 0)
+        if span < 0:
+            return 0
         return span // self.stride + 1
 
     def formula(self, size: Dim, axis: str) -> str:
         rnd = "ceil" if self.ceil_mode else "floor"
+        span = size + 2 * self.padding - self.dilation * (self.kernel - 1) - 1 \
+            if isinstance(size, int) else 0
+        # a window that does not fit shows the formula's own (non-positive) value
+        rounded = -(-span // self.stride) if self.ceil_mode else span // self.stride
+        value = rounded + 1 if isinstance(size, int) and span < 0 else self.out(size)
         return (f"{axis}: {rnd}(({size} + 2*{self.padding} - {self.dilation}*({self.kernel}-1)"
-                f" - 1)/{self.stride}) + 1 = {self.out(size)}")
+                f" - 1)/{self.stride}) + 1 = {value}")
 
     def _symbolic(self, size: str) -> str:
         if self.stride == 1 and 2 * self.padding == self.dilation * (self.kernel - 1):
@@ -274,13 +308,17 @@ def windows_out(sizes: Sequence[Dim], windows: Sequence[Window]) -> tuple[Dim, .
     saying how big it needed to be."""
     outs = tuple(w.out(x) for x, w in zip(sizes, windows))
     if any(isinstance(o, int) and o <= 0 for o in outs):
-        need = [w.dilation * (w.kernel - 1) + 1 - 2 * w.padding for w in windows]
+        need = [w.dilation * (w.kernel - 1) + 1 - 2 * w.padding
+                - (w.stride - 1 if w.ceil_mode else 0) for w in windows]
         k = "x".join(str(w.kernel) for w in windows)
         pad = [w.padding for w in windows]
         with_pad = f" with padding {pad[0] if len(set(pad)) == 1 else pad}" if any(pad) else ""
+        need = [max(n, 1) for n in need]
+        arithmetic = [w.formula(x, ax) for x, w, o, ax in
+                      zip(sizes, windows, outs, axis_names(len(windows))) if o <= 0]
         raise ShapeError(f"gets a {'x'.join(map(str, sizes))} feature map; kernel {k}{with_pad} "
-                         f"needs at least {'x'.join(str(max(n, 1)) for n in need)}",
-                         too_small=True)
+                         f"needs at least {'x'.join(map(str, need))}", notes=arithmetic,
+                         too_small=True, need=need)
     return outs
 
 

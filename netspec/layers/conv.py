@@ -50,7 +50,24 @@ def _conv_geometry(ins, a: ConvArgs, kind: str):
         p = tuple(di * (ki - 1) // 2 for ki, di in zip(k, d))
     else:
         p = tuple_n(a.padding, n, "padding")
+        if min(p) < 0:
+            raise ShapeError(f"has padding {a.padding}; padding must be at least 0 (torch "
+                             f"refuses negative padding)")
     return n, k, s, p, d
+
+
+def _check_padding_mode(sizes, a: ConvArgs, k, p, d) -> None:
+    """torch pads by reflection only less than the size, circularly at most the size."""
+    if a.padding_mode not in ("reflect", "circular"):
+        return
+    # with `same`, the right side gets the odd one out: d*(k-1) - left
+    sides = [di * (ki - 1) - pi for ki, pi, di in zip(k, p, d)] if a.padding == "same" else p
+    for x, side in zip(sizes, sides):
+        if isinstance(x, int) and (side >= x if a.padding_mode == "reflect" else side > x):
+            limit = "less than" if a.padding_mode == "reflect" else "at most"
+            raise ShapeError(f"pads {side} by {a.padding_mode} on a side of size {x}; "
+                             f"{a.padding_mode} padding must be {limit} the size",
+                             hint="use padding_mode zeros or replicate, or a smaller padding")
 
 
 def _check_groups(cin: int, a, kind: str) -> None:
@@ -74,6 +91,7 @@ class Conv:
         cin = channels(ins, "conv")
         _check_groups(cin, a, "conv")
         n, k, s, p, d = _conv_geometry(ins, a, "conv")
+        _check_padding_mode(ins[0][1:], a, k, p, d)
         if a.padding == "same":
             return (a.out, *ins[0][1:])
         return (a.out, *windows_out(ins[0][1:], [Window(*g) for g in zip(k, s, p, d)]))
@@ -119,6 +137,11 @@ def _tconv_geometry(ins, a: ConvTransposeArgs):
     k, s, p, op, d = (tuple_n(v, n, name) for v, name in (
         (a.kernel, "kernel"), (a.stride, "stride"), (a.padding, "padding"),
         (a.output_padding, "output_padding"), (a.dilation, "dilation")))
+    if min(k + s + d) < 1:
+        raise ShapeError("needs kernel, stride and dilation of at least 1")
+    if min(p + op) < 0:
+        raise ShapeError("needs padding and output_padding of at least 0 (torch refuses "
+                         "negative padding)")
     for opi, si, di in zip(op, s, d):
         if opi >= max(si, di):
             raise ShapeError(f"has output_padding {opi}, which must be smaller than its "
@@ -146,7 +169,14 @@ class ConvTranspose:
         cin = channels(ins, "conv_transpose")
         _check_groups(cin, a, "conv_transpose")
         n, k, s, p, op, d = _tconv_geometry(ins, a)
-        return (a.out, *(_tconv_dim(*g) for g in zip(ins[0][1:], k, s, p, op, d)))
+        dims = tuple(_tconv_dim(*g) for g in zip(ins[0][1:], k, s, p, op, d))
+        if any(isinstance(x, int) and x <= 0 for x in dims):
+            # torch refuses it too ("Output size is too small")
+            raise ShapeError(f"would give a {'x'.join(map(str, dims))} output from a "
+                             f"{'x'.join(map(str, ins[0][1:]))} feature map: its padding "
+                             f"{list(p)} crops more than the transposed conv adds",
+                             hint="lower the padding, or raise the kernel or stride")
+        return (a.out, *dims)
 
     def explain(ins, a: ConvTransposeArgs):
         n, k, s, p, op, d = _tconv_geometry(ins, a)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 from .base import Args, Bool, Float, Int, ShapeError, fmt_shape, layer, numel
 
@@ -127,6 +127,21 @@ class EmbeddingArgs(Args):
     vocab: Int
     dim: Int
     padding_idx: Int | None = None
+
+    @field_validator("vocab", "dim")
+    @classmethod
+    def _positive(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError(f"must be at least 1, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _padding_in_vocab(self):
+        if self.padding_idx is not None and not -self.vocab <= self.padding_idx < self.vocab:
+            raise ValueError(f"padding_idx {self.padding_idx} is not a token id of a "
+                             f"vocabulary of {self.vocab} (0..{self.vocab - 1}, or negative "
+                             f"from the end)")
+        return self
 
 
 @layer("embedding", EmbeddingArgs, family="linear", input_dtype="long")

@@ -134,6 +134,11 @@ class InstanceNorm:
     def shape(ins, a):
         spatial_rank(ins, "instancenorm")
         channels(ins, "instancenorm")
+        if all(d == 1 for d in ins[0][1:]):
+            # each channel of each sample is normalised over its own spatial elements
+            raise ShapeError(f"gets a {fmt_shape(ins[0])} input: one spatial element per "
+                             f"channel, which normalises to 0 (torch refuses it in training)",
+                             hint="use it before the feature map is pooled down to 1x1")
         return ins[0]
 
     def params(ins, a):
@@ -152,6 +157,13 @@ class LRNArgs(Args):
     alpha: Float = 1e-4
     beta: Float = 0.75
     k: Float = 1.0
+
+    @field_validator("size")
+    @classmethod
+    def _positive(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError(f"must be at least 1, got {v}")
+        return v
 
 
 @layer("lrn", LRNArgs, main="size", family="norm")

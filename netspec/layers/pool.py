@@ -30,6 +30,8 @@ def _windows(ins, a: PoolArgs, kind: str) -> list[Window]:
                              hint=f"torch allows pool padding up to kernel // 2 = {ki // 2}")
     if min(k + s) < 1:
         raise ShapeError("needs kernel and stride of at least 1")
+    if min(p) < 0:
+        raise ShapeError(f"has padding {a.padding}; padding must be at least 0")
     return [Window(ki, si, pi, 1, a.ceil_mode) for ki, si, pi in zip(k, s, p)]
 
 

@@ -29,6 +29,13 @@ class RecurrentArgs(Args):
             raise ValueError(f"must be at least 1, got {v}")
         return v
 
+    @field_validator("dropout")
+    @classmethod
+    def _probability(cls, v: float) -> float:
+        if not 0.0 <= v <= 1.0:
+            raise ValueError(f"must be a probability between 0 and 1, got {v}")
+        return v
+
 
 class RNNArgs(RecurrentArgs):
     nonlinearity: Literal["tanh", "relu"] = "tanh"
@@ -57,15 +64,20 @@ def _shape(kind: str):
     return shape
 
 
+def _layer_widths(features: int, a, dirs: int) -> list[tuple[int, int]]:
+    """(number of layers, input width) pairs: the first layer, then the stacked ones."""
+    layers = getattr(a, "layers", 1)
+    return [(1, features), (layers - 1, a.hidden * dirs)]
+
+
 def _params(kind: str):
     def params(ins, a):
         """Per layer and direction: gates*H*(in + H) weights + 2*gates*H biases."""
         g, h, dirs = GATES[kind], a.hidden, _directions(a)
-        total, width = 0, _features(ins, kind)
-        for _ in range(getattr(a, "layers", 1)):
-            total += dirs * (g * h * (width + h) + (2 * g * h if a.bias else 0))
-            width = h * dirs
-        return total
+        bias = 2 * g * h if a.bias else 0
+        # the first layer reads the features, the others the previous layer's h*dirs
+        return sum(n * dirs * (g * h * (width + h) + bias)
+                   for n, width in _layer_widths(_features(ins, kind), a, dirs))
     return params
 
 
@@ -74,11 +86,8 @@ def _macs(kind: str):
         """seq * directions * gates * H * (in + H), summed over layers (seq counts 1 if symbolic)."""
         seq = ins[0][0] if isinstance(ins[0][0], int) else 1
         g, h, dirs = GATES[kind], a.hidden, _directions(a)
-        total, width = 0, _features(ins, kind)
-        for _ in range(getattr(a, "layers", 1)):
-            total += seq * dirs * g * h * (width + h)
-            width = h * dirs
-        return total
+        return sum(n * seq * dirs * g * h * (width + h)
+                   for n, width in _layer_widths(_features(ins, kind), a, dirs))
     return macs
 
 

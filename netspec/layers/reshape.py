@@ -89,18 +89,39 @@ class UpsampleArgs(Args):
     def _one_of(self):
         if (self.scale is None) == (self.size is None):
             raise ValueError("give exactly one of `scale` and `size`")
+        given = self.scale if self.scale is not None else self.size
+        if min(given if isinstance(given, tuple) else (given,)) <= 0:
+            raise ValueError(f"`{'scale' if self.scale is not None else 'size'}` must be "
+                             f"positive, got {given}")
+        if self.align_corners is not None and self.mode == "nearest":
+            raise ValueError("`align_corners` applies only to the interpolating modes (linear, "
+                             "bilinear, bicubic, trilinear), as in torch")
         return self
+
+
+# interpolating modes work on one input rank only (torch refuses the others)
+MODE_DIMS = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
 
 
 def _upsample_dims(ins, a: UpsampleArgs):
     n = spatial_rank(ins, "upsample")
+    if MODE_DIMS.get(a.mode, n) != n:
+        raise ShapeError(f"has mode {a.mode}, which needs {MODE_DIMS[a.mode]} spatial dims; "
+                         f"its input {fmt_shape(ins[0])} has {n}",
+                         hint="linear is for [C, L], bilinear and bicubic for [C, H, W], "
+                              "trilinear for [C, D, H, W]; nearest works on any")
     if a.size is not None:
         return tuple_n(a.size, n, "size")
     scales = a.scale if isinstance(a.scale, tuple) else (a.scale,) * n
     if len(scales) != n:
         raise ShapeError(f"has {len(scales)} scale values but its input has {n} spatial dims")
-    return tuple(math.floor(x * s) if isinstance(x, int) else f"{x}*{s}"
+    dims = tuple(math.floor(x * s) if isinstance(x, int) else f"{x}*{s}"
                  for x, s in zip(ins[0][1:], scales))
+    if any(isinstance(d, int) and d < 1 for d in dims):
+        raise ShapeError(f"scales {fmt_shape(ins[0][1:])} by {a.scale} to "
+                         f"{fmt_shape(dims)}; every size must stay at least 1",
+                         hint="S' = floor(S * scale): use a larger scale, or `size:`")
+    return dims
 
 
 @layer("upsample", UpsampleArgs, main="scale", family="shape")

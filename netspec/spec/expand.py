@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import BlockUse, Collector, Location, SpecError, did_you_mean
 from ..graph import Graph, Group, InputNode, Node
 from ..layers import kinds
-from ..layers.base import LayerKind, ShapeError, fmt_shape
+from ..layers.base import MAX_ELEMENTS, LayerKind, ShapeError, fmt_shape, numel
 from . import validation
 from .expr import ExprError, substitute
 from .schema import BROKEN, BlockDef, Entry, Parallel, Spec
@@ -39,6 +39,8 @@ class Scope:
     groups: tuple[Group, ...] = ()
     init: str | None = None
     pending: set[str] = field(default_factory=set)   # ids written further down this list
+    defined: dict[str, Location | None] = field(default_factory=dict)  # ids present, where
+    left_out: dict[str, str] = field(default_factory=dict)  # ids whose `if:` was false: the if
 
 
 def expand(spec: Spec, input_shapes: dict[str, tuple] | None = None,
@@ -98,7 +100,20 @@ class _Expander:
                 raise self.error(e, scope, f"`if` must give true or false, got {cond!r}",
                                  self.loc_of(e, "if"))
             if not cond:
+                if e.id and e.id not in scope.defined:
+                    scope.left_out[e.id] = str(e.if_)
                 return prev
+        if e.id and (e.id in scope.defined or (not scope.prefix and e.id in self.graph.inputs)):
+            where = scope.defined.get(e.id) or "an input's name"
+            raise self.error(e, scope, f"id `{e.id}` is already used" +
+                             (f" by the entry at {where}" if isinstance(where, Location) else
+                              f" as {where}"),
+                             self.loc_of(e, "id"),
+                             hint="ids are unique in their scope; rename one (two entries may "
+                                  "share an id only when their `if:` exclude each other)")
+        if e.id:
+            scope.defined[e.id] = e.loc
+            scope.left_out.pop(e.id, None)
         name = scope.prefix + (e.id or str(e.index))
         srcs = self.sources(e, scope, prev)
         count = None if e.repeat is None else self.value(e.repeat, scope, e, e.raw, "repeat")
@@ -142,17 +157,25 @@ class _Expander:
                                       f"{names})")
             return [prev]
         out = []
-        for ref in e.from_:
-            ref = self.value(ref, scope, e, e.raw, "from")
-            out.append(self.lookup(str(ref), e, scope))
+        written = e.raw.get("from") if isinstance(e.raw, LDict) else None
+        for i, ref in enumerate(e.from_):
+            container, key = (written, i) if isinstance(written, LList) else (e.raw, "from")
+            ref = self.value(ref, scope, e, container, key)
+            out.append(self.lookup(str(ref), e, scope, _value_loc(container, key)))
         return out
 
-    def lookup(self, ref: str, e: Entry, scope: Scope) -> str:
+    def lookup(self, ref: str, e: Entry, scope: Scope, loc: Location | None = None) -> str:
         if ref == "input" and scope.input is not None:
             return scope.input
         if ref in scope.ids:
             return scope.ids[ref]
-        loc = self.loc_of(e, "from")
+        loc = loc or self.loc_of(e, "from")
+        if ref in scope.left_out:
+            raise self.error(e, scope, f"`from: {ref}` names an entry left out here: its "
+                             f"`if: {scope.left_out[ref]}` is false", loc,
+                             hint=f"for the other case, add an entry with the opposite `if:` "
+                                  f"and the same `id: {ref}` (e.g. an `identity` with "
+                                  f"`from: input`)")
         if ref == e.id or ref in scope.pending:
             raise self.error(e, scope, f"`from: {ref}` names an entry at or below this one, "
                              f"which makes a cycle", loc,
@@ -177,6 +200,13 @@ class _Expander:
             macs = kind.macs(list(in_shapes), args, shape)
         except ShapeError as err:
             raise self.shape_error(err, kind, name, e, scope, in_shapes) from None
+        size = max(numel(shape), params)
+        if size > MAX_ELEMENTS:
+            what = "parameters" if params == size else "output elements per sample"
+            raise self.error(e, scope, f"{kind.name} '{name}' has {size:.3g} {what} "
+                             f"(output {fmt_shape(shape)}), beyond any device's memory",
+                             e.kind_loc, hint="check the sizes of this layer and the input "
+                             "shape; netspec refuses layers above 1e11 elements")
         self.graph.add(Node(name, kind.name, args, tuple(srcs), in_shapes, shape, params, macs,
                             e.loc, scope.chain, scope.groups, e.init or scope.init))
         long_in = all(self.dtypes.get(s) == "long" for s in srcs)
@@ -234,9 +264,11 @@ class _Expander:
         except ValueError as err:
             container = e.raw.get(e.kind) if isinstance(e.raw, LDict) else None
             root = container if isinstance(container, LDict) else {}
+            where = (e.raw.value_locs.get(e.kind, e.kind_loc) if container is not None
+                     and not root else e.kind_loc)
             if hasattr(err, "errors"):    # pydantic.ValidationError
                 diags = validation.diagnostics(err, root, kind.args, f"{kind.name}: ",
-                                               e.kind_loc, scope.chain)
+                                               where, scope.chain, usage=kind.usage)
                 raise SpecError(diags) from None
             raise self.error(e, scope, str(err), e.kind_loc) from None
 
@@ -311,15 +343,16 @@ class _Expander:
 
     def shape_error(self, err: ShapeError, kind: LayerKind, name: str, e: Entry, scope: Scope,
                     in_shapes: tuple) -> SpecError:
-        notes = [f"shape here: {' and '.join(fmt_shape(s) for s in in_shapes)}", *err.notes]
+        shape_here = f"shape here: {' and '.join(fmt_shape(s) for s in in_shapes)}"
         hint = err.hint
         if err.too_small:
             first = next(iter(self.graph.inputs.values())).shape
-            notes.append(f"the input {fmt_shape(first)} was reduced to "
-                         f"{fmt_shape(in_shapes[0])} by the layers above")
-            bigger = [first[0], *(d * 2 if isinstance(d, int) else d for d in first[1:])]
+            shape_here += _reduction(first[1:], in_shapes[0][1:])
+            scale = _scale_needed(err.need, in_shapes[0][1:])
+            bigger = [first[0], *(d * scale if isinstance(d, int) else d for d in first[1:])]
             hint = hint or (f"the input may be too small for this many downsampling layers; "
-                            f"try a larger `input:` (e.g. {bigger}) or drop a downsampling layer")
+                            f"try `input: {bigger}` or drop a downsampling layer")
+        notes = [shape_here, *err.notes]
         return self.error(e, scope, f"{kind.name} '{name}' {err.message}", e.kind_loc, hint,
                           tuple(notes))
 
@@ -348,6 +381,29 @@ class _Expander:
                                 hint=did_you_mean(ref, scope.ids) or "give an entry an `id:`")
             if node != UNKNOWN:
                 self.graph.outputs[ref] = node
+
+
+def _reduction(first: tuple, now: tuple) -> str:
+    """' (input 32x32 halved 5 times)': how far the layers above shrank the input."""
+    if len(first) != len(now) or not all(isinstance(d, int) for d in (*first, *now)):
+        return ""
+    size = "x".join(map(str, first))
+    ratios = {a / b for a, b in zip(first, now)}
+    if len(ratios) == 1:
+        r = ratios.pop()
+        if r > 1 and r.is_integer() and int(r) & (int(r) - 1) == 0:
+            n = int(r).bit_length() - 1
+            return f" (input {size} halved {n} time{'s' if n > 1 else ''})"
+    return f" (input {size} reduced to {'x'.join(map(str, now))})"
+
+
+def _scale_needed(need: tuple, now: tuple) -> int:
+    """The power of 2 by which the input must grow for this layer to fit (at least 2)."""
+    ratio = max((n / d for n, d in zip(need, now) if isinstance(d, int) and d > 0), default=2)
+    scale = 2
+    while scale < ratio:
+        scale *= 2
+    return scale
 
 
 def _in_info(shape: tuple) -> dict[str, Any]:

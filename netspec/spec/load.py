@@ -5,6 +5,8 @@ Every independent mistake is collected and reported together (one SpecError)."""
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -44,13 +46,17 @@ def loads(text: str, file: str = "<spec>") -> Spec:
         with errors.guard():
             parsed_blocks[name] = parse_block(name, raw, loc, known, errors)
     inputs = _inputs(root, top, file, errors)
-    layers = _entries(root.get("layers"), known, errors, root, "layers") if top else ()
-    if top is not None and top.layers is None and "layers" not in root:
+    layers = _entries(root["layers"], known, errors, root, "layers") \
+        if top and "layers" in root else ()
+    misspelt = any(did_you_mean(k, ["layers"]) for k in root if k not in TopLevel.model_fields)
+    if top is not None and "layers" not in root and not misspelt:
         errors.add(Diagnostic("the spec has no `layers:`", root.loc,
                               hint="add `layers:` with a list of layers, e.g. `- linear: 10`"))
     name = (top.name if top else None) or Path(file).stem
     if errors.diagnostics:
-        if top is not None and inputs and layers:
+        raw_inputs = root.get("inputs")
+        all_inputs = not isinstance(raw_inputs, dict) or len(inputs) == len(raw_inputs)
+        if top is not None and inputs and layers and all_inputs:
             _expansion_errors(name, inputs, parsed_blocks, layers, top, errors)
         errors.raise_if_any()
     return Spec(name=name, inputs=inputs, blocks=parsed_blocks, layers=layers,
@@ -141,6 +147,8 @@ def parse_block(name: str, raw: Any, loc: Location | None, known: set[str],
            errors: Collector) -> BlockDef:
     from ..layers import kinds
 
+    if not isinstance(name, str) or not name.isidentifier():
+        raise SpecError(f"a block's name is a word like `conv_bn`, got {name!r}", loc)
     if name in kinds():
         raise SpecError(f"block `{name}` has the name of a layer kind", loc,
                         hint="pick another name; layer kinds cannot be redefined")
@@ -196,15 +204,26 @@ def _inputs(root: LDict, top: TopLevel | None, file: str,
 
 
 def _input_spec(raw: Any, loc: Location, parent: LDict, key: str) -> InputSpec:
-    data = raw if isinstance(raw, dict) else {"shape": raw}
-    return validation.validate(InputSpec, parent, fallback=loc, data=data,
-                               what=f"input `{key}`: " if key != "input" else "input: ")
+    what = f"input `{key}`: " if key != "input" else "input: "
+    if isinstance(raw, dict):
+        return validation.validate(InputSpec, raw, fallback=loc, what=what)
+    located = LDict(shape=raw)      # the short form `input: [3, 32, 32]` is the shape alone
+    located.loc, located.key_locs, located.value_locs = loc, {"shape": loc}, {"shape": loc}
+    try:
+        return validation.validate(InputSpec, located, fallback=loc, what=what)
+    except SpecError as err:
+        hint = (f"write the shape in brackets: `{key}: [{raw}]`"
+                if isinstance(raw, str) and "," in raw else None)
+        raise SpecError([replace(d, message=re.sub(r"`shape(\[\d+\])?`: ", "", d.message, count=1),
+                                 hint=d.hint or hint) for d in err.diagnostics]) from None
 
 
 def _entries(raw: Any, known: set[str], errors: Collector, parent: Any,
              key: Any) -> tuple[Entry, ...]:
     """Parse a list of layer entries; each broken entry is reported, the rest still parsed."""
     loc = parent.value_locs.get(key) if isinstance(parent, LDict) else None
+    if isinstance(parent, LList) and isinstance(key, int) and key < len(parent.item_locs):
+        loc = parent.item_locs[key]         # a parallel's branch
     if not isinstance(raw, LList) or not raw:
         errors.add(Diagnostic("`layers` must be a non-empty list of layer entries", loc,
                               hint="write each layer on its own line: `- conv: {out: 6, "
@@ -265,12 +284,14 @@ def _check_static_args(kind: str, args: Any, raw: Any, kind_loc: Location) -> No
         return
     container = raw.get(kind) if isinstance(raw, LDict) else None
     root = container if isinstance(container, LDict) else {}
+    # a short-form value (`dropout: high`) is located at the value, not at the kind
+    where = raw.value_locs.get(kind, kind_loc) if container is not None and not root else kind_loc
     try:
         layer.parse_args(args)
     except ValueError as err:
         if hasattr(err, "errors"):
             raise SpecError(validation.diagnostics(err, root, layer.args, f"{layer.name}: ",
-                                                   kind_loc)) from None
+                                                   where, usage=layer.usage)) from None
         raise SpecError(str(err), kind_loc) from None
 
 

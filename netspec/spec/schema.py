@@ -52,7 +52,8 @@ class InputSpec(Frozen):
     @classmethod
     def _list(cls, v: Any) -> Any:
         if not isinstance(v, (list, tuple)) or not v:
-            raise ValueError("an input shape is a non-empty list like [3, 224, 224] or [seq, 16]")
+            raise ValueError(f"an input shape is a non-empty list like [3, 224, 224] or "
+                             f"[seq, 16], got {v!r}")
         if len(v) > 8:
             raise ValueError(f"an input of rank {len(v)} is beyond what netspec supports (≤ 8)")
         return v
@@ -100,6 +101,9 @@ def _sources(v: Any) -> Any:
         return (v,)
     if isinstance(v, (list, tuple)) and v and all(isinstance(x, str) for x in v):
         return tuple(v)
+    if isinstance(v, int) or (isinstance(v, (list, tuple)) and any(isinstance(x, int) for x in v)):
+        raise ValueError(f"`from` names ids, not positions, got {v!r}; give the entries it "
+                         f"reads an `id:`")
     raise ValueError(f"`from` names an id, `input`, or a list of them, got {v!r}")
 
 

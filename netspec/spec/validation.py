@@ -32,6 +32,15 @@ def _real_path(root: Any, loc: tuple) -> tuple:
     return tuple(path)
 
 
+# torch's argument names that netspec spells differently, and the sizes netspec infers
+TORCH_NAMES = {"out_channels": "out", "out_features": "out", "kernel_size": "kernel",
+               "hidden_size": "hidden", "num_layers": "layers", "negative_slope": "slope",
+               "num_groups": "groups", "num_embeddings": "vocab", "embedding_dim": "dim",
+               "scale_factor": "scale", "output_size": "size", "padding_idx": "padding_idx"}
+INFERRED = {"in", "in_channels", "in_features", "input_size", "num_features", "num_channels",
+            "normalized_shape", "input_dim", "in_ch", "cin"}
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -52,6 +61,11 @@ def _sentence(err: dict, field: str, allowed: list[str]) -> tuple[str, str | Non
     if kind == "missing":
         return f"missing required argument `{field}`", None
     if kind == "extra_forbidden":
+        if field in INFERRED and allowed:
+            return (f"unknown key `{field}`", f"netspec infers input sizes from the layer above; "
+                    f"drop `{field}`")
+        if TORCH_NAMES.get(field) in allowed:
+            return f"unknown key `{field}`", f"torch's `{field}` is `{TORCH_NAMES[field]}` here"
         hint = did_you_mean(field, allowed)
         known = ", ".join(f"`{a}`" for a in allowed) if allowed else "none"
         return f"unknown key `{field}`", hint or f"known keys: {known}"
@@ -76,11 +90,12 @@ def _sentence(err: dict, field: str, allowed: list[str]) -> tuple[str, str | Non
 
 def diagnostics(error: ValidationError, root: Any, model: type[BaseModel] | None = None,
                 what: str = "", fallback: Location | None = None,
-                chain: tuple = ()) -> list[Diagnostic]:
+                chain: tuple = (), usage: str | None = None) -> list[Diagnostic]:
     """Located diagnostics for a ValidationError raised validating `root` (a located tree).
 
     `what` prefixes each message (e.g. "conv '3': "); union members' duplicate errors are
-    merged into the first one per location."""
+    merged into the first one per location. `usage` (`conv: {out: ..., kernel: ...}`) is the
+    hint of a missing argument."""
     out: list[Diagnostic] = []
     seen: set[tuple] = set()
     errs = error.errors(include_url=False)
@@ -92,12 +107,23 @@ def diagnostics(error: ValidationError, root: Any, model: type[BaseModel] | None
         if path in seen:
             continue
         seen.add(path)
-        field = str(path[-1]) if path else ""
+        field = _field_name(path)
         allowed = _allowed_keys(model, root, path)
         message, hint = _sentence(err, field, allowed)
+        if err["type"] == "missing" and usage:
+            hint = f"write {usage}"
         loc = _location(root, path, err["type"]) or fallback
         out.append(Diagnostic(what + message, loc, hint, (), chain))
     return out
+
+
+def _field_name(path: tuple) -> str:
+    """The key a message names: `kernel`, or `shape[1]` for an item of a list."""
+    keys = [i for i, p in enumerate(path) if isinstance(p, str)]
+    if not keys:
+        return "".join(f"[{p}]" for p in path)
+    j = keys[-1]
+    return str(path[j]) + "".join(f"[{p}]" for p in path[j + 1:])
 
 
 def _typo_targets(errs: list[dict], model: type[BaseModel] | None) -> set[tuple]:
@@ -113,6 +139,8 @@ def _typo_targets(errs: list[dict], model: type[BaseModel] | None) -> set[tuple]
         names = [m[-1] for m in missing if m[:-1] == parent and isinstance(m[-1], str)]
         for close in difflib.get_close_matches(key, names, n=1, cutoff=0.6):
             out.add(parent + (close,))
+        if TORCH_NAMES.get(key) in names:
+            out.add(parent + (TORCH_NAMES[key],))
     return out
 
 

@@ -406,6 +406,25 @@ def _syntax_error(err: yaml.MarkedYAMLError, file: str, text: str) -> SpecError:
     return SpecError(message, loc, hint=_syntax_hint(err, problem, text), notes=notes)
 
 
+def _bare_kind_above(err: yaml.MarkedYAMLError, lines: list[str]) -> str | None:
+    """`batchnorm` when a `key:` line follows a bare `- batchnorm` (a missing colon)."""
+    mark = err.problem_mark
+    if mark is None or "mapping values are not allowed" not in (err.problem or ""):
+        return None
+    above = [ln for ln in lines[:mark.line] if ln.strip() and not ln.lstrip().startswith("#")]
+    found = re.match(r"\s*-\s+([A-Za-z_][A-Za-z0-9_]*)\s*(#.*)?$", above[-1]) if above else None
+    return found.group(1) if found else None
+
+
+def _keys_after_flow_entry(err: yaml.MarkedYAMLError, lines: list[str]) -> bool:
+    """Whether a `key:` line follows an entry written whole as `- {…}`."""
+    mark = err.problem_mark
+    if mark is None or "<block mapping start>" not in (err.problem or ""):
+        return False
+    above = [ln for ln in lines[:mark.line] if ln.strip() and not ln.lstrip().startswith("#")]
+    return bool(above) and re.match(r"\s*-\s*\{.*\}\s*(#.*)?$", above[-1]) is not None
+
+
 def _syntax_hint(err: yaml.MarkedYAMLError, problem: str, text: str) -> str:
     """The likeliest fix: quote a `$(…)`, indent with spaces, or look at the line."""
     lines = text.splitlines()
@@ -415,6 +434,12 @@ def _syntax_hint(err: yaml.MarkedYAMLError, problem: str, text: str) -> str:
     around = [lines[m.line] for m in marks if m.line < len(lines)]
     if any("$(" in line and (in_flow or re.search(r"[{\[].*\$\(", line)) for line in around):
         return QUOTE_HINT
+    bare = _bare_kind_above(err, lines)
+    if bare:
+        return f"a kind followed by keys needs a colon: write `- {bare}:` on the line above"
+    if _keys_after_flow_entry(err, lines):
+        return ("an entry written as `- {…}` ends at its `}`: move these keys inside the braces, "
+                "e.g. `- {add: {}, from: [a, b], id: sum}`")
     if "\\t" in problem or any("\t" in line[:len(line) - len(line.lstrip())] for line in around):
         return "indent with spaces: YAML does not allow tabs for indentation"
     if "another document" in problem:

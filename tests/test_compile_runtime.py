@@ -1,0 +1,60 @@
+"""The built module at run time: torch.compile, autocast, CUDA, DistributedDataParallel."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import netspec
+from test_compile import TINY
+
+
+# ---- torch.compile ----------------------------------------------------------------------------
+
+def _compiled_matches(backend: str) -> None:
+    model = netspec.build(TINY, seed=0).eval()
+    x = torch.randn(2, 3, 8, 8)
+    torch._dynamo.reset()
+    compiled = torch.compile(model, backend=backend, fullgraph=True)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x))
+
+
+def test_torch_compile_traces_the_whole_graph():
+    _compiled_matches("aot_eager")      # dynamo + AOT autograd, without inductor's C++ build
+
+
+@pytest.mark.slow
+def test_torch_compile_inductor():
+    _compiled_matches("inductor")       # about 30 s on two CPU cores
+
+
+def test_autocast_runs_in_bfloat16():
+    model = netspec.build(TINY, seed=0).eval()
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(torch.randn(2, 3, 8, 8))
+    assert out.dtype == torch.bfloat16 and out.shape == (2, 2)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_forward_matches_cpu():
+    model = netspec.build(TINY, seed=0).eval()
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        want = model(x)
+        torch.testing.assert_close(model.to("cuda")(x.to("cuda")).cpu(), want, rtol=1e-4,
+                                   atol=1e-4)
+
+
+def test_distributed_data_parallel_wraps_the_model(tmp_path):
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0,
+                            world_size=1)
+    try:
+        ddp = DistributedDataParallel(netspec.build(TINY, seed=0))
+        ddp(torch.randn(4, 3, 8, 8)).sum().backward()
+        assert ddp.module.c.weight.grad is not None
+    finally:
+        dist.destroy_process_group()
