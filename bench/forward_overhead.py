@@ -1,6 +1,6 @@
 """Forward-pass overhead of a netspec-built network against the same network in plain torch.
 
-ResNet-18 is written twice: as a netspec spec (specs/resnet18.yaml when its state_dict names
+ResNet-18 is written twice: as a netspec spec (specs/resnet18_tv.yaml when its state_dict names
 are torchvision's, else the spec below) and by hand in plain torch (torchvision's layout and
 names). The same weights go into both, the outputs must agree to 1e-6, then CPU forward passes
 are timed in alternating rounds (so drift in machine load hits both alike) and the ratio
@@ -138,14 +138,15 @@ class ResNet18(nn.Module):
 
 def netspec_resnet18(plain: nn.Module) -> tuple[nn.Module, str]:
     """The netspec ResNet-18 with `plain`'s weights: the zoo spec if its names fit."""
-    zoo = ROOT / "specs" / "resnet18.yaml"
-    if zoo.exists():
+    for zoo in (ROOT / "specs" / "resnet18_tv.yaml", ROOT / "specs" / "resnet18.yaml"):
+        if not zoo.exists():
+            continue
         model = netspec.build(zoo)
         try:
             model.load_state_dict(plain.state_dict())
             return model, str(zoo.relative_to(ROOT))
         except RuntimeError:
-            pass                       # other names: use the spec written here
+            pass                       # other names or sizes: try the next
     model = netspec.build(RESNET18)
     model.load_state_dict(plain.state_dict())
     return model, "the spec in bench/forward_overhead.py"

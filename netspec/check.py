@@ -5,7 +5,7 @@ Never imports torch: `netspec check` answers in a fraction of a second.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ._callable import callable_module
@@ -27,6 +27,7 @@ class Row:
     macs: int
     depth: int
     explain: tuple[str, ...] = ()
+    header: bool = False      # an opened block's totals, above its own rows (not summed)
 
 
 @dataclass(frozen=True)
@@ -60,26 +61,35 @@ class Report:
 
     def rows(self, depth: int | None = None, explain: bool = False) -> list[Row]:
         """Table rows; with `depth`, nodes inside blocks nested deeper are folded into one
-        row per block (its last shape, its summed params and MACs)."""
+        row per block (its last shape, its summed params and MACs), and every block that is
+        opened gets a header row above its own rows (`header=True`, the same totals), so
+        `--depth 1` reads like a paper's table: `layer2 stage(...)`, then `layer2.0 ...`."""
         rows: list[Row] = []
         folded: dict[str, int] = {}          # group name -> index in rows
         for node in self.graph:
+            opened = node.groups[:depth] if depth is not None else ()
+            for level, g in enumerate(opened):
+                self._add_to(rows, folded, g, node, level, header=True)
             group = node.groups[depth] if depth is not None and len(node.groups) > depth else None
             if group is None:
                 why = tuple(_explain(node)) if explain else ()
                 rows.append(Row(node.name, node.kind, node.shape, node.params, node.macs,
                                 len(node.groups), why))
-                continue
-            if group.name in folded:
-                i = folded[group.name]
-                r = rows[i]
-                rows[i] = Row(r.name, r.kind, node.shape, r.params + node.params,
-                              r.macs + node.macs, r.depth)
             else:
-                folded[group.name] = len(rows)
-                rows.append(Row(group.name, group.label, node.shape, node.params, node.macs,
-                                depth))
+                self._add_to(rows, folded, group, node, depth)
         return rows
+
+    @staticmethod
+    def _add_to(rows: list[Row], folded: dict[str, int], group, node: Node, level: int,
+                header: bool = False) -> None:
+        """Count `node` in the row of `group`, adding that row the first time."""
+        if group.name not in folded:
+            folded[group.name] = len(rows)
+            rows.append(Row(group.name, group.title, node.shape, 0, 0, level, header=header))
+        i = folded[group.name]
+        r = rows[i]
+        rows[i] = replace(r, shape=node.shape, params=r.params + node.params,
+                          macs=r.macs + node.macs)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON report of DESIGN §3."""

@@ -82,7 +82,7 @@ def parse_input_overrides(values: tuple[str, ...]) -> tuple[dict, dict]:
     for value in values:
         name, _, dims = value.rpartition("=")
         try:
-            parsed = tuple(int(d) for d in dims.replace("x", ",").split(",") if d.strip())
+            parsed = tuple(int(d) for d in dims.replace("x", ",").split(","))
         except ValueError:
             raise click.BadParameter(f"{value!r}: give sizes like 3,64,64, name=3,64,64 or "
                                      f"seq=50", param_hint="--input") from None

@@ -22,11 +22,22 @@ if TYPE_CHECKING:
 class Group:
     """An enclosing block use or repeat: what `--depth` folds and drawing clusters.
 
-    name: the dotted prefix shared by its nodes; label: `residual`, `bottleneck ×3`."""
+    name: the dotted prefix shared by its nodes; label: `residual`, `bottleneck ×3`;
+    args: the arguments the spec gives it, summarised (`out=128, stride=2`)."""
 
     name: str
     label: str
     repeat: int = 0           # N for the group of a repeated entry, 0 otherwise
+    args: str = ""            # the arguments given to the block: `out=128, stride=2`
+
+    @property
+    def title(self) -> str:
+        """The label with its arguments, for tables: `bottleneck(out=128, stride=2)`,
+        `bottleneck(out=128) ×3`."""
+        if not self.args:
+            return self.label
+        head, sep, tail = self.label.partition(" ×")
+        return f"{head}({self.args}){sep}{tail}"
 
 
 @dataclass(frozen=True)

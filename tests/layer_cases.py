@@ -11,8 +11,19 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import pytest
 import torch
 from torch import nn
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny tensors gain nothing from threads, and under `pytest -n 2` on two cores an OpenMP
+    barrier waiting for a descheduled thread costs milliseconds per op (10x these tests' time)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 class Fn(nn.Module):

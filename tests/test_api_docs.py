@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from layer_cases import one_torch_thread  # noqa: F401 (an autouse fixture)
+
 DOC = Path(__file__).resolve().parents[1] / "docs" / "api.md"
 
 

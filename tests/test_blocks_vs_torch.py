@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 import netspec
+from layer_cases import one_torch_thread  # noqa: F401 (an autouse fixture)
 
 
 def conv_bn(cin: int, out: int, kernel: int, stride: int = 1, padding: int = 0) -> nn.Sequential:

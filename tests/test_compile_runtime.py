@@ -7,6 +7,7 @@ import torch
 
 import netspec
 from test_compile import TINY
+from layer_cases import one_torch_thread  # noqa: F401 (an autouse fixture)
 
 
 # ---- torch.compile ----------------------------------------------------------------------------

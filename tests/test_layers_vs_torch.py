@@ -18,12 +18,14 @@ from torch import nn
 import netspec
 from netspec.layers import kinds
 from layer_cases import CASES, Case
+from layer_cases import one_torch_thread  # noqa: F401 (an autouse fixture)
 from spec_strategies import networks
 
 # torch's own notes on cases the tables make on purpose (even kernels with `same`, empty maps)
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Using padding='same' with even kernel:UserWarning",
-    "ignore:Initializing zero-element tensors:UserWarning")
+    "ignore:Initializing zero-element tensors:UserWarning",
+    "ignore:TF32 acceleration on top of oneDNN:UserWarning")
 
 
 def static_layer(text: str):
@@ -241,7 +243,7 @@ def test_random_pool_agrees_with_torch(row):
 def test_generated_specs_equal_hand_assembled_torch(net):
     report = netspec.check(netspec.loads(net.spec_text()))
     ref = net.reference().eval()
-    with torch.no_grad():
+    with torch.no_grad(), torch.backends.mkldnn.flags(enabled=False):   # see test_compile.py
         out = ref(torch.randn(2, *net.input))
     assert report.outputs["output"] == tuple(out.shape[1:])
     assert report.params == sum(p.numel() for p in ref.parameters())

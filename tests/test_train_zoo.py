@@ -11,7 +11,7 @@ import pytest
 import netspec
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
-ZOO = ["lenet5", "mlp", "softmax_regression", "linear_regression", "lstm_seq"]
+ZOO = ["lenet5", "mlp", "softmax_regression", "linear_regression", "lstm_seq", "lstm_cell_seq"]
 
 
 @pytest.mark.parametrize("name", ZOO)

@@ -65,6 +65,9 @@ class _Expander:
             inputs[name] = InputNode(name, shape, inp.dtype)
             self.dtypes[name] = inp.dtype
         self.graph = Graph(spec.name, inputs, init=spec.init)
+        # source lines by file, to place a column inside a quoted value
+        self.texts: dict[str, list[str]] = (
+            {spec.path or "<spec>": spec.source.splitlines()} if spec.source else {})
 
     def run(self) -> Graph:
         single = self.spec.single_input
@@ -123,7 +126,8 @@ class _Expander:
             if isinstance(count, bool) or not isinstance(count, int) or count < 1:
                 raise self.error(e, scope, f"`repeat` must be a count of 1 or more, got "
                                  f"{count!r}", self.loc_of(e, "repeat"))
-            group = Group(name, f"{e.kind} ×{count}", repeat=count)
+            group = Group(name, f"{e.kind} ×{count}", repeat=count,
+                          args=self.args_summary(e, scope))
             inner = replace(scope, groups=scope.groups + (group,))
             out = None
             for k in range(count):
@@ -199,11 +203,11 @@ class _Expander:
             params = kind.params(list(in_shapes), args)
             macs = kind.macs(list(in_shapes), args, shape)
         except ShapeError as err:
-            raise self.shape_error(err, kind, name, e, scope, in_shapes) from None
+            raise self.shape_error(err, kind, name, e, scope, in_shapes, srcs) from None
         size = max(numel(shape), params)
         if size > MAX_ELEMENTS:
             what = "parameters" if params == size else "output elements per sample"
-            raise self.error(e, scope, f"{kind.name} '{name}' has {size:.3g} {what} "
+            raise self.error(e, scope, f"{kind.name} '{name}' has {size:,} {what} "
                              f"(output {fmt_shape(shape)}), beyond any device's memory",
                              e.kind_loc, hint="check the sizes of this layer and the input "
                              "shape; netspec refuses layers above 1e11 elements")
@@ -224,9 +228,10 @@ class _Expander:
         params = self.block_params(bdef, e, scope)
         src = srcs[0]
         env = {**params, "in": _in_info(self.graph.shape_of(src))}
+        group = Group(name, bdef.name, args=self.args_summary(e, scope))
         inner = Scope(name + ".", env, {}, src, scope.chain + (BlockUse(bdef.name, bdef.loc,
                                                                          e.kind_loc),),
-                      scope.groups + (Group(name, bdef.name),), e.init or scope.init)
+                      scope.groups + (group,), e.init or scope.init)
         return self.expand_list(bdef.layers, inner, src)
 
     def parallel(self, e: Entry, name: str, srcs: list[str], scope: Scope) -> str:
@@ -248,7 +253,8 @@ class _Expander:
         try:
             shape = merge.shape(list(in_shapes), args)
         except ShapeError as err:
-            raise self.shape_error(err, merge, f"{name}.merge", e, scope, in_shapes) from None
+            raise self.shape_error(err, merge, f"{name}.merge", e, scope, in_shapes,
+                                   outs) from None
         merged = f"{name}.merge"
         self.graph.add(Node(merged, merge.name, args, tuple(outs), in_shapes, shape, 0, 0,
                             e.loc, scope.chain, groups))
@@ -299,6 +305,17 @@ class _Expander:
                 values[key] = default
         return values
 
+    def args_summary(self, e: Entry, scope: Scope) -> str:
+        """The arguments a block use gives, for folded table rows: `out=128, stride=2`."""
+        if e.kind not in self.blocks or e.args is None:
+            return ""
+        given = e.args if isinstance(e.args, dict) else {None: e.args}
+        try:
+            values = {k: self.resolve(v, scope, e, e.args, k) for k, v in given.items()}
+        except SpecError:
+            return ""           # reported where the block itself is expanded
+        return _summary(values)
+
     def resolve(self, value: Any, scope: Scope, e: Entry, container: Any, key: Any) -> Any:
         """`value` with every `$name`/`$(expr)` inside it substituted (containers walked)."""
         if isinstance(value, dict):
@@ -316,11 +333,24 @@ class _Expander:
         except ExprError as err:
             loc = _value_loc(container, key) or e.loc
             if err.column is not None and loc is not None and isinstance(value, str):
-                shift = 2 if value.startswith("$(") else 1
+                # columns count from the `$`; a quoted value starts one further on
+                shift = 1 if self.char_at(loc) in ("'", '"') else 0
                 loc = Location(loc.file, loc.line, loc.col + shift + err.column)
             raise self.error(e, scope, f"in `{value}`: {err.message}", loc, hint=err.hint) from None
 
     # ---- checks and errors ---------------------------------------------------------------
+
+    def char_at(self, loc: Location) -> str:
+        """The character written at `loc` ("" when the text is not at hand)."""
+        if loc.file not in self.texts:
+            try:
+                from pathlib import Path
+                self.texts[loc.file] = Path(loc.file).read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError):
+                self.texts[loc.file] = []
+        lines = self.texts[loc.file]
+        line = lines[loc.line - 1] if 0 < loc.line <= len(lines) else ""
+        return line[loc.col - 1] if 0 < loc.col <= len(line) else ""
 
     def check_arity(self, kind: LayerKind, e: Entry, srcs: list[str], scope: Scope) -> None:
         if kind.arity is None and len(srcs) < 2:
@@ -342,7 +372,7 @@ class _Expander:
                              hint="token ids go through an `embedding` first")
 
     def shape_error(self, err: ShapeError, kind: LayerKind, name: str, e: Entry, scope: Scope,
-                    in_shapes: tuple) -> SpecError:
+                    in_shapes: tuple, srcs: list[str] = ()) -> SpecError:
         shape_here = f"shape here: {' and '.join(fmt_shape(s) for s in in_shapes)}"
         hint = err.hint
         if err.too_small:
@@ -352,6 +382,9 @@ class _Expander:
             bigger = [first[0], *(d * scale if isinstance(d, int) else d for d in first[1:])]
             hint = hint or (f"the input may be too small for this many downsampling layers; "
                             f"try `input: {bigger}` or drop a downsampling layer")
+        if kind.arity is None and len(srcs) == len(in_shapes):     # a merge: whose shapes
+            shape_here = "from: " + ", ".join(f"{s} {fmt_shape(x)}"
+                                               for s, x in zip(srcs, in_shapes))
         notes = [shape_here, *err.notes]
         return self.error(e, scope, f"{kind.name} '{name}' {err.message}", e.kind_loc, hint,
                           tuple(notes))
@@ -404,6 +437,19 @@ def _scale_needed(need: tuple, now: tuple) -> int:
     while scale < ratio:
         scale *= 2
     return scale
+
+
+def _summary(values: dict, limit: int = 60) -> str:
+    """`out=128, stride=2`, values spelled as in YAML (true, null, [96, 128]), cut at `limit`."""
+    def fmt(v: Any) -> str:
+        if isinstance(v, bool) or v is None:
+            return {True: "true", False: "false", None: "null"}[v]
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(fmt(x) for x in v) + "]"
+        return str(v)
+
+    text = ", ".join(fmt(v) if k is None else f"{k}={fmt(v)}" for k, v in values.items())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _in_info(shape: tuple) -> dict[str, Any]:

@@ -344,9 +344,12 @@ def _parallel(raw: Any, loc: Location, known: set[str], errors: Collector) -> Pa
         if isinstance(branch, LList):
             branches.append(_entries(branch, known, errors, branches_raw, k))
         else:   # a single entry is a one-layer branch
-            with errors.guard():
-                branches.append((parse_entry(branch, 0, branches_raw.item_locs[k], known,
-                                             errors),))
+            where = branches_raw.item_locs[k]
+            try:
+                branches.append((parse_entry(branch, 0, where, known, errors),))
+            except SpecError as err:    # reported; the branch stays, unknown, in its place
+                errors.add(err)
+                branches.append((_broken_entry(branch, 0, where),))
     data = {"merge": raw.get("merge", "concat"), "dim": raw.get("dim", 1),
             "branches": tuple(branches)}
     return validation.validate(Parallel, raw, fallback=loc, data=data, what="parallel: ")

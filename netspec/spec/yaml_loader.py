@@ -83,16 +83,8 @@ class _Alias:
         self.node, self.name, self.start_mark = node, name, start_mark
 
 
-class _Loader(Reader, Scanner, Parser, Composer, CoreResolver):
-    """PyYAML's reading stages with the core resolver; composes nodes, constructs nothing."""
-
-    def __init__(self, text: str, file: str):
-        Reader.__init__(self, text)
-        Scanner.__init__(self)
-        Parser.__init__(self)
-        Composer.__init__(self)
-        CoreResolver.__init__(self)
-        self.file, self.depth = file, 0
+class _Composing(Composer):
+    """PyYAML's composer, keeping aliases as written and bounding the nesting depth."""
 
     def compose_node(self, parent, index):
         if self.check_event(AliasEvent):
@@ -104,6 +96,8 @@ class _Loader(Reader, Scanner, Parser, Composer, CoreResolver):
             event = self.peek_event()
             if getattr(event, "tag", None) == "!":  # `! 12` is the string "12" (PyYAML resolves it)
                 event.implicit = (False, False)
+            if getattr(event, "style", None) == "":     # libyaml's plain style; PyYAML's is None
+                event.style = None
             return super().compose_node(parent, index)
         # bound the composer's recursion before Python's limit does it for us
         self.depth += 1
@@ -115,6 +109,53 @@ class _Loader(Reader, Scanner, Parser, Composer, CoreResolver):
             self.depth -= 1
 
 
+class _Loader(Reader, Scanner, Parser, _Composing, CoreResolver):
+    """PyYAML's reading stages with the core resolver; composes nodes, constructs nothing."""
+
+    def __init__(self, text: str, file: str):
+        Reader.__init__(self, text)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+        CoreResolver.__init__(self)
+        self.file, self.depth = file, 0
+
+
+try:    # libyaml scans and parses ~20x faster than PyYAML's pure-Python stages
+    from yaml._yaml import CParser
+except ImportError:     # pragma: no cover - PyYAML built without libyaml
+    CParser = None
+
+if CParser is not None:
+    class _FastLoader(_Composing, CParser, CoreResolver):
+        """libyaml's events, composed by the same Python composer as `_Loader`."""
+
+        def __init__(self, text: str, file: str):
+            CParser.__init__(self, text)
+            Composer.__init__(self)
+            CoreResolver.__init__(self)
+            self.file, self.depth = file, 0
+
+
+def _compose(text: str, file: str):
+    """The document's root node. libyaml reads it when it can; a text it refuses is read
+    again by PyYAML, whose errors are the ones this module words for people."""
+    if CParser is not None:
+        Reader(text)    # the same refusal of unprintable characters as the slow path
+        loader = _FastLoader(text, file)
+        try:
+            return loader.get_single_node()
+        except yaml.YAMLError:
+            pass
+        finally:
+            loader.dispose()
+    loader = _Loader(text, file)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
 def load_yaml(text: str, file: str) -> object:
     """The one YAML document in `text` as LDict / LList / scalars; raises SpecError."""
     start = Location(file, 1, 1)
@@ -124,10 +165,8 @@ def load_yaml(text: str, file: str) -> object:
     deep = _DEEP_OPENERS.search(text)
     if deep:
         raise _too_deep(_offset_loc(file, text, deep.end() - 1))
-    loader = None
     try:
-        loader = _Loader(text, file)  # the reader checks the characters here
-        node = loader.get_single_node()
+        node = _compose(text, file)  # the reader checks the characters first
     except ReaderError as err:
         code = ord(err.character) if isinstance(err.character, str) else err.character
         raise SpecError(f"the file contains the character #x{code:04x}, which YAML does not allow",
@@ -137,9 +176,6 @@ def load_yaml(text: str, file: str) -> object:
         raise _syntax_error(err, file, text) from None
     except yaml.YAMLError as err:
         raise SpecError(f"the file cannot be read as YAML: {err}", start) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
     if node is None or (isinstance(node, ScalarNode) and node.value == "" and node.style is None):
         raise SpecError("the file is empty", start, hint="a minimal spec is "
                         "`input: [3, 32, 32]` and `layers: [flatten, {linear: 10}]`, one key a line")

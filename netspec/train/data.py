@@ -107,14 +107,15 @@ def digits(cfg, shape) -> Arrays:
     """scikit-learn's 8x8 handwritten digits (1797 samples, 10 classes), ÷16 into [0, 1];
     `size: 28` upsamples to 28x28 as PIL's NEAREST does."""
     images, target = _digits_arrays()
+    side = shape[-1] if len(shape) == 3 and isinstance(shape[-1], int) else 28
     x = images.astype(np.float32)[:, None] / 16.0
     if cfg.size:
         idx = nearest_index(8, cfg.size)
         x = x[:, :, idx][:, :, :, idx]
     return Arrays(np.ascontiguousarray(x), target.astype(np.int64), "classification",
                   [str(c) for c in range(10)], 1 / 16,
-                  hint="add `size: 28` to `data:` to upsample the 8x8 digits, or make the "
-                       "spec's input [1, 8, 8] (or [64] for a flat vector)")
+                  hint=f"add `size: {side}` to `data:` to upsample the 8x8 digits, or make "
+                       "the spec's input [1, 8, 8] (or [64] for a flat vector)")
 
 
 def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:

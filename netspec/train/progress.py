@@ -79,6 +79,7 @@ class Progress:
     def summary(self, summary: dict, metric_names: list[str]) -> None:
         if not self.enabled:
             return
+        best = summary.get("best") or {}
         table = Table(title=f"{summary['name']}: {summary['status'].replace('_', ' ')}",
                       title_justify="left")
         table.add_column("")
@@ -89,10 +90,9 @@ class Progress:
             cells = [format_value(name, summary[s].get(name)) for s in splits]
             table.add_row(name, *cells)
         self.console.print(table)
-        best = summary.get("best") or {}
         facts = [f"epochs {summary['epochs_run']}",
                  f"best epoch {best.get('epoch', '-')} ({summary['monitor']} "
-                 f"{format_value(summary['monitor'], best.get('value'))})",
+                 f"{format_value(summary['monitor'], best.get('value'))}; its numbers above)",
                  f"{summary['train_samples_per_s']:.0f} samples/s",
                  f"{summary['time_s']:.1f}s"]
         self.console.print("  ".join(facts), soft_wrap=True)

@@ -107,16 +107,17 @@ class RunDir:
         """curves.png: losses on the left, metrics on the right, train dashed, val solid."""
         if not history:
             return
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # the object-oriented API: no pyplot state, no switching of the user's backend
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
 
         epochs = [row["epoch"] for row in history]
         names = sorted({k.split("_", 1)[1] for row in history for k in row
                         if k.startswith(("train_", "val_")) and not k.endswith("_loss")})
-        fig, axes = plt.subplots(1, 2 if names else 1, figsize=(10 if names else 5, 3.6),
-                                 squeeze=False)
+        fig = Figure(figsize=(10 if names else 5, 3.6))
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(1, 2 if names else 1, squeeze=False)
         for ax, keys, title in ((axes[0][0], ["loss"], "loss"),
                                 *([(axes[0][1], names, "metrics")] if names else [])):
             for key in keys:
@@ -126,13 +127,13 @@ class RunDir:
                         ax.plot(epochs, [float("nan") if v is None else v for v in values],
                                 style, label=f"{split} {key}")
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_title(title)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=8)
         fig.tight_layout()
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=90)
-        plt.close(fig)
         atomic_write(self.file("curves.png"), buf.getvalue(), durable=False)
 
 

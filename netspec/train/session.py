@@ -121,7 +121,7 @@ def train_once(spec, cfg, ctx, progress, run: RunDir | None = None, fold: int | 
     for d in trainer.remember([found]):
         progress.warn(d)
     if ctx.main and run is not None:
-        preload("matplotlib.pyplot")        # for curves.png, while the first epochs train
+        preload("matplotlib.backends.backend_agg")   # for curves.png, while epochs train
     started = time.perf_counter()
     try:
         status = trainer.fit()
@@ -150,10 +150,8 @@ def preload(module: str) -> None:
 
     def load() -> None:
         try:
-            import matplotlib
-
-            matplotlib.use("Agg")
             importlib.import_module(module)
+            importlib.import_module("matplotlib.figure")
         except Exception:           # noqa: BLE001 - the plot will report it, if it fails
             pass
 
@@ -164,12 +162,15 @@ def finish(trainer, status: str, seconds: float) -> dict:
     """Test metrics with the best weights, end-of-run diagnoses, and the summary."""
     from . import checkpoint
 
-    last = trainer.history[-1] if trainer.history else {}
+    # the numbers of the weights given back (and exported): the best epoch's
+    best_epoch = (trainer.best or {}).get("epoch")
+    row = next((r for r in trainer.history if r["epoch"] == best_epoch),
+               trainer.history[-1] if trainer.history else {})
     summary: dict[str, Any] = {
         "name": trainer.cfg.name or trainer.spec.name, "status": status,
         "epochs_run": len(trainer.history), "best": trainer.best, "monitor": trainer.cfg.monitor,
-        "train": {k[6:]: v for k, v in last.items() if k.startswith("train_")},
-        "val": {k[4:]: v for k, v in last.items() if k.startswith("val_")},
+        "train": {k[6:]: v for k, v in row.items() if k.startswith("train_")},
+        "val": {k[4:]: v for k, v in row.items() if k.startswith("val_")},
         "test": None, "time_s": trainer.elapsed, "wall_s": seconds,
         "train_samples_per_s": trainer.samples / max(trainer.train_time, 1e-9),
         "device": str(trainer.device), "world_size": trainer.ctx.world,
