@@ -4,7 +4,8 @@
     python bench/check_speed.py --runs 9   # more runs per case (the minimum and median are shown)
 
 Every case is a fresh process (interpreter start, imports, YAML, expansion, the table), timed
-from outside; peak memory is the child's ru_maxrss. The ResNet-50 spec is generated here with
+from outside: wall time (min and median) and CPU time (user + system, min; steadier on a busy
+machine); peak memory is the child's ru_maxrss. The ResNet-50 spec is generated here with
 a user block (so the figure does not depend on the zoo) and must give torchvision's
 25,557,032 parameters. The scaling specs are literal lists of conv/batchnorm/relu entries.
 
@@ -92,30 +93,49 @@ def netspec_command() -> list[str]:
 MEASURE = """
 import resource, subprocess, sys, time, json
 cmd, runs = json.loads(sys.argv[1]), int(sys.argv[2])
-times = []
+times, cpu = [], []
+def used():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 for _ in range(runs):
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), used()
     done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     times.append(time.perf_counter() - start)
+    cpu.append(used() - start_cpu)
     if done.returncode:
         sys.exit(done.stderr.decode())
-print(json.dumps({"times": times,
+print(json.dumps({"times": times, "cpu": cpu,
                   "maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
 """
 
 
+def child_env(pycache: str) -> dict:
+    """The children's environment: bytecode cached, as on a user's machine (a sandbox may set
+    PYTHONDONTWRITEBYTECODE, which makes every run compile netspec afresh), in a cache of
+    this run's own so the source tree is left alone."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = pycache
+    return env
+
+
+ENV: dict = {}
+
+
 def measure(cmd: list[str], runs: int) -> dict:
-    """Wall times of `runs` fresh processes, and their peak RSS (a helper process of its own,
-    so ru_maxrss covers this command's children only)."""
+    """Wall and CPU times of `runs` fresh processes after one warm-up run (which fills the
+    bytecode cache), and their peak RSS (a helper process of its own, so ru_maxrss covers
+    this command's children only)."""
+    subprocess.run(cmd, env=ENV, capture_output=True, check=True)
     out = subprocess.run([sys.executable, "-c", MEASURE, json.dumps(cmd), str(runs)],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True, env=ENV)
     data = json.loads(out.stdout)
     return {"min": min(data["times"]), "median": statistics.median(data["times"]),
-            "peak_mib": data["maxrss_kib"] / 1024}
+            "cpu": min(data["cpu"]), "peak_mib": data["maxrss_kib"] / 1024}
 
 
 def row(label: str, m: dict) -> str:
-    return (f"{label:<34} {m['min']:7.3f} s {m['median']:7.3f} s {m['peak_mib']:8.1f} MiB")
+    return (f"{label:<34} {m['min']:7.3f} s {m['median']:7.3f} s {m['cpu']:7.3f} s "
+            f"{m['peak_mib']:8.1f} MiB")
 
 
 def main() -> None:
@@ -127,22 +147,24 @@ def main() -> None:
         if hasattr(os, "getloadavg") else f"{os.cpu_count()} CPUs"
 
     with tempfile.TemporaryDirectory() as tmp:
+        ENV.update(child_env(str(Path(tmp, "pycache"))))
         resnet = Path(tmp, "resnet50.yaml")
         resnet.write_text(RESNET50)
-        report = json.loads(subprocess.run(check + ["check", str(resnet), "--json"],
+        report = json.loads(subprocess.run(check + ["check", str(resnet), "--json"], env=ENV,
                                            capture_output=True, text=True, check=True).stdout)
         assert report["params"]["total"] == RESNET50_PARAMS, report["params"]
         n_layers = len(report["layers"])
 
         print(f"netspec check, whole process ({env_note}); min and median of {args.runs} runs\n")
-        print(f"{'case':<34} {'min':>9} {'median':>9} {'peak':>12}")
+        print(f"{'case':<34} {'min':>9} {'median':>9} {'cpu':>9} {'peak':>12}")
         torch = measure([sys.executable, "-c", "import torch"], args.runs)
         res = measure(check + ["check", str(resnet)], args.runs)
         print(row('python -c "import torch"', torch))
         print(row(f"check resnet50 ({n_layers} layers)", res))
         ratio = res["min"] / torch["min"]
-        print(f"\nratio check/torch import: {ratio:.3f} (min), "
-              f"{res['median'] / torch['median']:.3f} (median)\n")
+        print(f"\nratio check/torch import: {ratio:.3f} (min wall), "
+              f"{res['median'] / torch['median']:.3f} (median wall), "
+              f"{res['cpu'] / torch['cpu']:.3f} (cpu)\n")
 
         series = {}
         for n in (100, 1_000, 10_000):

@@ -59,11 +59,12 @@ def draw(spec, path, **options: Any):
     return _draw(_as_spec(spec), path, **options)
 
 
-def train(spec, **overrides: Any):
-    """Train from the spec's `train:` section (overrides win); returns the run."""
+def train(spec=None, **overrides: Any):
+    """Train from the spec's `train:` section (overrides win); returns the run.
+    With `resume=RUN_DIR` the spec may be left out."""
     from .train import train as _train
 
-    return _train(_as_spec(spec), **overrides)
+    return _train(None if spec is None else _as_spec(spec), **overrides)
 
 
 def export(source, path=None, **options: Any):

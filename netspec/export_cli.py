@@ -46,7 +46,8 @@ def export_command(source: str, output: str | None, opset: int | None, batch,
     checkpoint, labels and normalisation statistics). The file has a dynamic batch dim, the
     spec's input and output names, and what `netspec infer` needs in its metadata. It is then
     checked (onnx.checker) and run on onnxruntime against torch at batch 1 and 4: above a max
-    abs difference of 1e-4 the export fails (exit 1) and the file is kept as FILE.unverified.
+    abs difference of 1e-4 (1e-5 of the largest output where outputs exceed 10) the export
+    fails (exit 1) and the file is kept as FILE.unverified.
 
     \b
       netspec export runs/lenet5/latest -o exported/lenet5.onnx

@@ -21,7 +21,7 @@ train:
 def train_error(section: str, base: str = TINY) -> str:
     spec = netspec.loads(base + section, "t.yaml")
     with pytest.raises(netspec.SpecError) as err:
-        netspec.train(spec, epochs=1, out="unused-runs", quiet=True)
+        netspec.train(spec, epochs=1, out="/nonexistent/never-written", quiet=True)
     return err.value.render()
 
 

@@ -137,10 +137,15 @@ if CParser is not None:
             self.file, self.depth = file, 0
 
 
+_READERS_DIFFER = re.compile(r"\t|\ufeff|(?:^|[\s\[{,])(?:\?|!(?!=))")
+
+
 def _compose(text: str, file: str):
     """The document's root node. libyaml reads it when it can; a text it refuses is read
     again by PyYAML, whose errors are the ones this module words for people."""
-    if CParser is not None:
+    # tabs, a BOM, `?` and tags (`!` starting a token; `!=` is fine) are where the readers
+    # disagree (libyaml accepts some that PyYAML refuses): such a text is read by PyYAML alone
+    if CParser is not None and not _READERS_DIFFER.search(text):
         Reader(text)    # the same refusal of unprintable characters as the slow path
         loader = _FastLoader(text, file)
         try:

@@ -95,7 +95,8 @@ class Trainer:
         self.diagnoses: list = []
         self.tracker = self.new_tracker()
         self.elapsed = 0.0
-        self.train_time = 0.0
+        self.train_time = 0.0          # seconds in training batches (wall clock)
+        self.train_cpu = 0.0           # the same, in this process's CPU time
         self.samples = 0
 
     # ---- one epoch ----------------------------------------------------------------------
@@ -123,7 +124,7 @@ class Trainer:
         bs = cfg.batch_size
         self.net.train()
         self.progress.start(self.epoch, cfg.epochs, self.steps_per_epoch, self.batch)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         done = 0
         for b in range(self.batch, self.steps_per_epoch):
             idx = order[b * bs:(b + 1) * bs]
@@ -142,6 +143,7 @@ class Trainer:
                     and self.batch < self.steps_per_epoch and not self.ctx.distributed:
                 self.save_last(mid_epoch=True)
         self.train_time += time.perf_counter() - start
+        self.train_cpu += time.process_time() - cpu
         self.samples += done * self.ctx.world
         return None if self.finite() else "diverged"
 
@@ -312,7 +314,8 @@ class Trainer:
                 "step": self.step, "seed": self.cfg.seed, "world": self.ctx.world,
                 "schedule": self.schedule.state, "stopper": self.stopper, "best": self.best,
                 "history": self.history, "elapsed": self.elapsed,
-                "train_time": self.train_time, "samples": self.samples,
+                "train_time": self.train_time, "train_cpu": self.train_cpu,
+                "samples": self.samples,
                 "threads": torch.get_num_threads()}
 
     def save(self, name: str, tensors: dict, state: dict, json_copy: bool = True) -> None:
@@ -346,6 +349,7 @@ class Trainer:
         self.schedule.state = state["schedule"]
         self.stopper, self.best, self.history = state["stopper"], state["best"], state["history"]
         self.elapsed, self.train_time = state["elapsed"], state["train_time"]
+        self.train_cpu = state.get("train_cpu", 0.0)
         self.samples = state["samples"]
         if self.cfg.threads is None and self.device.type == "cpu":
             # the same thread count keeps the arithmetic, and so the weights, bit-identical

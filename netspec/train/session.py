@@ -173,6 +173,7 @@ def finish(trainer, status: str, seconds: float) -> dict:
         "val": {k[4:]: v for k, v in row.items() if k.startswith("val_")},
         "test": None, "time_s": trainer.elapsed, "wall_s": seconds,
         "train_samples_per_s": trainer.samples / max(trainer.train_time, 1e-9),
+        "train_samples_per_cpu_s": trainer.samples / max(trainer.train_cpu, 1e-9),
         "device": str(trainer.device), "world_size": trainer.ctx.world,
         "run_dir": str(trainer.run.path) if trainer.run else None}
     best_path = trainer.run.file("best.safetensors") if trainer.run else None
