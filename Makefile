@@ -26,7 +26,7 @@ demo: venv graphviz
 	bash scripts/demo.sh
 
 test: venv graphviz
-	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 -p no:cacheprovider; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
 clean:
 	rm -rf $(VENV) runs exported/*.onnx exported/*.data

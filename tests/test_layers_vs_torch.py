@@ -9,6 +9,8 @@ and random conv/pool windows where check must refuse exactly what torch refuses.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -65,7 +67,7 @@ def test_static_shape_and_params_equal_torch(case: Case):
 ], ids=["lstm", "lstm_cell", "lstm_cell-nobias", "gru-2-bi"])
 def test_recurrent_params_equal_torch(kind, args, want_params):
     """lstm_cell (an input and a hidden linear) counts exactly as a one-layer nn.LSTM."""
-    text = f'{{"input": [5, 4], "layers": [{{"{kind}": {_json(args)}}}]}}'
+    text = json.dumps({"input": [5, 4], "layers": [{kind: args}]})
     assert static_layer(text)[1] == sum(p.numel() for p in want_params.parameters())
 
 
@@ -248,8 +250,3 @@ def test_generated_specs_equal_hand_assembled_torch(net):
     assert report.outputs["output"] == tuple(out.shape[1:])
     assert report.params == sum(p.numel() for p in ref.parameters())
 
-
-def _json(value) -> str:
-    import json
-
-    return json.dumps(value)

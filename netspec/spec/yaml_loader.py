@@ -137,14 +137,14 @@ if CParser is not None:
             self.file, self.depth = file, 0
 
 
-_READERS_DIFFER = re.compile(r"\t|\ufeff|(?:^|[\s\[{,])(?:\?|!(?!=))")
+_READERS_DIFFER = re.compile(r"[\t\ufeff?]|(?:^|[\s\[{,])!(?!=)")
 
 
 def _compose(text: str, file: str):
     """The document's root node. libyaml reads it when it can; a text it refuses is read
     again by PyYAML, whose errors are the ones this module words for people."""
     # tabs, a BOM, `?` and tags (`!` starting a token; `!=` is fine) are where the readers
-    # disagree (libyaml accepts some that PyYAML refuses): such a text is read by PyYAML alone
+    # disagree (libyaml accepts some that PyYAML refuses, `{a?: 1}`): PyYAML alone reads those
     if CParser is not None and not _READERS_DIFFER.search(text):
         Reader(text)    # the same refusal of unprintable characters as the slow path
         loader = _FastLoader(text, file)
