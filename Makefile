@@ -6,7 +6,7 @@ VENV    ?= .venv
 BIN     := $(VENV)/bin
 TORCH   ?= torch==2.13.0
 
-.PHONY: demo test venv graphviz clean
+.PHONY: demo test test-all venv graphviz clean
 
 $(BIN)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,7 +26,11 @@ demo: venv graphviz
 	bash scripts/demo.sh
 
 test: venv graphviz
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 -p no:cacheprovider; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 -p no:cacheprovider -m "not slow"; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
 clean:
 	rm -rf $(VENV) runs exported/*.onnx exported/*.data
+
+# everything, the large zoo networks and inductor compiles included (~10+ minutes on 2 cores)
+test-all: venv graphviz
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 -p no:cacheprovider

@@ -356,6 +356,26 @@ MISTAKES = [
         """, """
         net.yaml:6:9: error: id `a` is already used by the entry at net.yaml:3:5
           hint: ids are unique in their scope; rename one (two entries may share an id only when their `if:` exclude each other)"""),
+    ("`$name` outside a block", """
+        input: [16]
+        layers:
+          - linear: $out
+        """, """
+        net.yaml:3:13: error: in `$out`: unknown name `out`; known: in
+          hint: `$name` reads a block's parameters; outside a block, write the value"""),
+    ("a block given one value where it takes several", """
+        input: [3, 32, 32]
+        layers:
+          - vgg_block: 64
+        """, """
+        net.yaml:3:5: error: block `vgg_block` takes named parameters (convs, out), not one value
+          hint: write `vgg_block: {convs: ..., out: ...}`"""),
+    ("`layers:` written as a mapping, reported once", """
+        input: [3, 32, 32]
+        layers:
+          conv: {out: 8, kernel: 3}
+        """, """
+        net.yaml:3:3: error: `layers` expects a list, got a mapping"""),
     ("a block parameter not given", """
         input: [3, 32, 32]
         blocks:

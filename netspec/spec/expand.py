@@ -286,7 +286,9 @@ class _Expander:
             required = [p for p, d in bdef.params.items() if d is None]
             if len(bdef.params) != 1 and len(required) != 1:
                 raise self.error(e, scope, f"block `{bdef.name}` takes named parameters "
-                                 f"({', '.join(bdef.params)}), not one value", e.kind_loc)
+                                 f"({', '.join(bdef.params)}), not one value", e.kind_loc,
+                                 hint=f"write `{bdef.name}: {{" + ", ".join(
+                                     f"{p}: ..." for p in (required or bdef.params)) + "}`")
             given = {(required or list(bdef.params))[0]: given}
         container = e.raw.get(e.kind) if isinstance(e.raw, LDict) else None
         values = {}
@@ -336,7 +338,10 @@ class _Expander:
                 # columns count from the `$`; a quoted value starts one further on
                 shift = 1 if self.char_at(loc) in ("'", '"') else 0
                 loc = Location(loc.file, loc.line, loc.col + shift + err.column)
-            raise self.error(e, scope, f"in `{value}`: {err.message}", loc, hint=err.hint) from None
+            hint = err.hint
+            if not scope.chain and err.message.startswith("unknown name"):
+                hint = "`$name` reads a block's parameters; outside a block, write the value"
+            raise self.error(e, scope, f"in `{value}`: {err.message}", loc, hint=hint) from None
 
     # ---- checks and errors ---------------------------------------------------------------
 

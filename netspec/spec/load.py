@@ -46,8 +46,10 @@ def loads(text: str, file: str = "<spec>") -> Spec:
         with errors.guard():
             parsed_blocks[name] = parse_block(name, raw, loc, known, errors)
     inputs = _inputs(root, top, file, errors)
+    # `layers:` of the wrong type is reported by the top level already
+    wrong_type = "layers" in root and root["layers"] is not None and top and top.layers is None
     layers = _entries(root["layers"], known, errors, root, "layers") \
-        if top and "layers" in root else ()
+        if top and "layers" in root and not wrong_type else ()
     misspelt = any(did_you_mean(k, ["layers"]) for k in root if k not in TopLevel.model_fields)
     if top is not None and "layers" not in root and not misspelt:
         errors.add(Diagnostic("the spec has no `layers:`", root.loc,
