@@ -446,6 +446,11 @@ def test_missing_layers_reported_once_when_misspelt():
 
 # ---- hostile input: refused quickly, located -------------------------------------------
 
+# Hostile input must be refused at once. The bound is a loose sanity check against a hang or a
+# blow-up (seconds, not minutes), not a benchmark: a loaded 2-core CI machine runs ~3x slower.
+SANITY_SECONDS = 5.0
+
+
 def timed_error(text: str, file: str = "net.yaml") -> tuple[str, float]:
     start = time.perf_counter()
     with pytest.raises(SpecError) as info:
@@ -462,7 +467,7 @@ def test_python_tags_are_refused():
         "net.yaml:1:8: error: tag `!!python/object/apply:os.system` is not allowed\n"
         "  hint: a spec is plain data (mappings, lists, strings, numbers, true/false, null); "
         "remove the tag")
-    assert seconds < 1.0
+    assert seconds < SANITY_SECONDS
 
 
 def test_alias_bomb_is_refused_quickly():
@@ -472,7 +477,7 @@ def test_alias_bomb_is_refused_quickly():
     text = "\n".join(lines) + "\ninput: [3, 8, 8]\nlayers: [relu]\n"
     message, seconds = timed_error(text)
     assert message.startswith("net.yaml:6:10: error: the YAML expands to more than 100000 nodes")
-    assert seconds < 1.0
+    assert seconds < SANITY_SECONDS
 
 
 def test_include_loop_is_reported(tmp_path, monkeypatch):
@@ -496,7 +501,7 @@ def test_absurd_channel_count_is_reported():
         """))
     assert message == ("net.yaml:3:17: error: conv: `out`: 1000000000000 is larger than netspec "
                        "allows for a layer argument (10^9)")
-    assert seconds < 1.0
+    assert seconds < SANITY_SECONDS
 
 
 def test_absurd_layer_size_is_reported():
@@ -510,7 +515,7 @@ def test_absurd_layer_size_is_reported():
         "[100000000, 100000]), beyond any device's memory\n"
         "  hint: check the sizes of this layer and the input shape; netspec refuses layers "
         "above 1e11 elements")
-    assert seconds < 1.0
+    assert seconds < SANITY_SECONDS
 
 
 def test_huge_repeat_is_bounded():
@@ -522,7 +527,7 @@ def test_huge_repeat_is_bounded():
         """))
     assert message == ("net.yaml:4:13: error: `repeat` must be between 1 and 100000, "
                        "got 100001")
-    assert seconds < 1.0
+    assert seconds < SANITY_SECONDS
 
 
 # ---- the CLI's exit codes -----------------------------------------------------------------
