@@ -36,6 +36,6 @@ out = Path(sys.argv[1])
 digits = load_digits()
 for i in (0, 1, 2):
     img = (digits.images[-1 - i] / 16.0 * 255).astype(np.uint8)
-    Image.fromarray(img).resize((28, 28), Image.NEAREST).save(out / f"digit_{digits.target[-1 - i]}.png")
+    Image.fromarray(img).resize((28, 28), Image.NEAREST).save(out / f"digit{i}_is_{digits.target[-1 - i]}.png")
 PY
-$BIN/netspec infer exported/lenet5.onnx "$OUT"/digit_*.png --top-k 3
+$BIN/netspec infer exported/lenet5.onnx "$OUT"/digit*_is_*.png --top-k 3
