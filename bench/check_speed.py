@@ -161,6 +161,10 @@ def main() -> None:
         res = measure(check + ["check", str(resnet)], args.runs)
         print(row('python -c "import torch"', torch))
         print(row(f"check resnet50 ({n_layers} layers)", res))
+        zoo = Path(__file__).resolve().parents[1] / "specs" / "resnet50_tv.yaml"
+        if zoo.exists():    # the zoo's version, with the built-in `bottleneck` block
+            print(row("check specs/resnet50_tv.yaml", measure(check + ["check", str(zoo)],
+                                                              args.runs)))
         ratio = res["min"] / torch["min"]
         print(f"\nratio check/torch import: {ratio:.3f} (min wall), "
               f"{res['median'] / torch['median']:.3f} (median wall), "

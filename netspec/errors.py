@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)     # one per key and value of a spec: keep them small
 class Location:
     """A position in a YAML file; line and col are 1-based, as editors count."""
 

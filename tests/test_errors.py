@@ -444,6 +444,16 @@ def test_missing_layers_reported_once_when_misspelt():
           hint: did you mean `layers`?""")
 
 
+def test_a_file_that_is_not_utf8(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "net.yaml").write_bytes(b"input: [16]\nlayers: [relu]  # caf\xe9\n")
+    with pytest.raises(SpecError) as info:
+        netspec.load("net.yaml")
+    assert str(info.value) == (
+        "net.yaml:2:22: error: the file is not UTF-8 text: byte 0xe9 here\n"
+        "  hint: a spec is YAML text saved as UTF-8; is this the right file?")
+
+
 # ---- hostile input: refused quickly, located -------------------------------------------
 
 # Hostile input must be refused at once. The bound is a loose sanity check against a hang or a
@@ -487,7 +497,7 @@ def test_include_loop_is_reported(tmp_path, monkeypatch):
     start = time.perf_counter()
     with pytest.raises(SpecError) as info:
         netspec.load("net.yaml")
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < SANITY_SECONDS
     assert str(info.value) == (
         "more.yaml:1:11: error: include loop: net.yaml -> more.yaml -> net.yaml\n"
         "  hint: a file may not include itself, directly or not")

@@ -25,9 +25,20 @@ def load(path: str | os.PathLike) -> Spec:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise SpecError(f"no such spec file: {path}", hint="check the path") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SpecError(f"cannot read {path}: {e}") from None
+    except UnicodeDecodeError as e:
+        raise _not_utf8(path, e) from None
+    except OSError as e:
+        raise SpecError(f"cannot read {path}: {e.strerror or e}") from None
     return loads(text, str(path))
+
+
+def _not_utf8(path: Path, err: UnicodeDecodeError) -> SpecError:
+    """Where a file stops being UTF-8 text, located like any other mistake."""
+    before = err.object[:err.start].decode("utf-8", "replace")
+    line = before.count("\n") + 1
+    loc = Location(str(path), line, len(before) - before.rfind("\n"))
+    return SpecError(f"the file is not UTF-8 text: byte 0x{err.object[err.start]:02x} here",
+                     loc, hint="a spec is YAML text saved as UTF-8; is this the right file?")
 
 
 def loads(text: str, file: str = "<spec>") -> Spec:
