@@ -179,7 +179,8 @@ def _totals(report: Report) -> list[str]:
     trainable = f"{report.trainable:,} trainable" + (f", {frozen:,} frozen" if frozen else "")
     sym = any(isinstance(d, str) for n in report.graph for d in n.shape)
     per = " (per step of symbolic dims)" if sym else ""
-    return [f"{report.name}: {len(report.graph.nodes)} layers; output {outs}",
+    n = len(report.graph.nodes)
+    return [f"{report.name}: {n} layer{'' if n == 1 else 's'}; output {outs}",
             f"params      {report.params:,} ({human(report.params)}; {trainable})",
             f"MACs        {report.macs:,} ({human(report.macs)}){per}",
             f"memory      params {human(report.param_bytes, 'B')}, activations "
