@@ -102,8 +102,17 @@ def initialize(model: nn.Module, graph: Graph, default: str = "auto") -> None:
             scheme = "kaiming" if act in RELU_LIKE else "xavier_uniform" if act in SATURATING \
                 else "default"
             if scheme == "default":
+                # auto keeps torch's default weights here, but biases start at 0 everywhere
+                _zero_bias(module)
                 continue
         _apply(module, scheme, nexts.get(node.name))
+
+
+def _zero_bias(module: nn.Module) -> None:
+    bias = getattr(module, "bias", None)
+    if bias is not None:
+        with torch.no_grad():
+            nn.init.zeros_(bias)
 
 
 def _apply(module: nn.Module, scheme: str, act: str | None) -> None:
