@@ -6,7 +6,7 @@ onnxruntime (DESIGN §7).
 
 What the file holds: one self-contained .onnx (weights inside), a dynamic batch dim (traced
 at batch 2), the spec's input and output names, and in `metadata_props` what inference needs
-to preprocess as training did (`netspec.infer.ModelInfo`: input shapes, labels, scale,
+to preprocess as training did (`netspec.onnx_meta.ModelInfo`: input shapes, labels, scale,
 normalisation statistics, what each output is) plus the spec's name, YAML and netspec version.
 
 Symbolic dims (`seq`) are exported dynamic where torch's exporter keeps them so (lstm and gru
@@ -23,11 +23,10 @@ logits reach ~150). Beyond that the file is not written at its path but kept bes
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -37,8 +36,12 @@ import torch
 from . import __version__
 from ._callable import callable_module
 from .errors import SpecError
-from .infer import CLASS_KINDS, InputInfo, ModelInfo, OutputInfo
-from .spec import Spec, as_spec, load
+from .export_source import (CHECKPOINTS, Source, build_model, find_run,  # noqa: F401
+                            load_run, resolve_source)
+from .onnx_meta import (CLASS_KINDS, FINAL_KIND_OUTPUT, OUTPUT_KINDS, RESAMPLE,  # noqa: F401
+                        InputInfo, ModelInfo, OutputInfo, fixed_dims, model_info,
+                        read_data_json)
+from .spec import Spec
 
 DEFAULT_DIR = Path("exported")
 TOLERANCE = 1e-4
@@ -47,11 +50,6 @@ VERIFY_BATCHES = (1, 4)
 MIN_TORCH_OPSET = 18              # the oldest opset torch's dynamo exporter writes
 TRACE_BATCH = 2                   # >= 2, or torch specialises the batch dim to 1
 DEFAULT_DIM = 16                  # the size of a symbolic dim nobody bound
-CHECKPOINTS = ("best.safetensors", "last.safetensors")
-OUTPUT_KINDS = (*CLASS_KINDS, "values")
-# how training resized images of a built-in data set (PIL's filter); image folders: bilinear
-RESAMPLE = {"digits": "nearest"}
-FINAL_KIND_OUTPUT = {"softmax": "probabilities", "log_softmax": "log_probabilities"}
 
 
 class VerificationError(SpecError):
@@ -60,16 +58,6 @@ class VerificationError(SpecError):
     def __init__(self, message: str, kept: Path | None, hint: str | None = None):
         super().__init__(message, hint=hint)
         self.kept = kept
-
-
-@dataclass(frozen=True)
-class Source:
-    """What is exported: a spec, with a checkpoint and its run's data.json when from a run."""
-
-    spec: Spec
-    state: dict | None = None
-    data: dict = field(default_factory=dict)
-    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,121 +93,7 @@ class ExportResult:
         return "\n".join(lines)
 
 
-# ---- what to export -------------------------------------------------------------------------
-
-def resolve_source(source: Any) -> Source:
-    """A Spec, YAML text, a spec file, or a run directory (`runs/x/3`, `runs/x/latest`,
-    `runs/x`) -> what to export."""
-    if isinstance(source, Spec):
-        return Source(source, description=f"spec {source.path or source.name} (fresh init, seed 0)")
-    if isinstance(source, str) and "\n" in source:
-        return resolve_source(as_spec(source))
-    path = Path(source)
-    if path.is_dir() or (path.is_file() and path.name == "latest"):
-        return load_run(find_run(path))
-    if path.is_file():
-        return resolve_source(load(path))
-    raise SpecError(f"{source}: no such spec file or run directory")
-
-
-def find_run(path: Path, hops: int = 0) -> Path:
-    """The run directory `path` names: itself, or what a `latest` link or text file points at."""
-    if hops > 4:
-        raise SpecError(f"{path}: `latest` points in a circle")
-    if path.is_symlink():                           # name the run itself, not `latest`
-        return find_run(path.parent / os.readlink(path), hops + 1)
-    if path.is_file():
-        target = path.read_text(encoding="utf-8").strip()
-        return find_run(path.parent / target, hops + 1)
-    if (path / "spec.yaml").is_file():
-        return path
-    if (path / "latest").exists():
-        return find_run(path / "latest", hops + 1)
-    raise SpecError(f"{path}: not a run directory (no spec.yaml) and no `latest` run in it",
-                    hint="give a spec file, or a run directory such as runs/lenet5/latest")
-
-
-def load_run(run: Path) -> Source:
-    """The spec, best checkpoint and data.json of a run directory."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    spec = load(run / "spec.yaml")
-    ckpt = next((run / c for c in CHECKPOINTS if (run / c).is_file()), None)
-    if ckpt is None:
-        raise SpecError(f"{run}: no checkpoint ({' or '.join(CHECKPOINTS)})",
-                        hint="the run may have stopped before its first epoch ended")
-    try:
-        state = load_file(str(ckpt))
-    except (SafetensorError, OSError, ValueError) as err:
-        raise SpecError(f"{ckpt}: not a readable safetensors checkpoint ({err})") from None
-    data = _read_data_json(run / "data.json")
-    return Source(spec, state, data, description=f"run {run} ({ckpt.name})")
-
-
-def _read_data_json(path: Path) -> dict:
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise SpecError(f"{path}: not valid JSON ({err})") from None
-    if not isinstance(data, dict):
-        raise SpecError(f"{path}: expected a JSON object")
-    if data.get("output") not in (None, *OUTPUT_KINDS):
-        raise SpecError(f"{path}: `output` must be one of {', '.join(OUTPUT_KINDS)}, "
-                        f"got {data['output']!r}")
-    norm = data.get("normalize")
-    if norm is not None and not (isinstance(norm, dict) and {"mean", "std"} <= set(norm)):
-        raise SpecError(f"{path}: `normalize` must be null or {{\"mean\": [...], \"std\": [...]}}")
-    if not isinstance(data.get("scale", 1.0) or 1.0, (int, float)):
-        raise SpecError(f"{path}: `scale` must be a number, got {data['scale']!r}")
-    return data
-
-
-# ---- the model and its example inputs -------------------------------------------------------
-
-def build_model(src: Source) -> torch.nn.Module:
-    """The built model in eval mode, with the run's weights when there are some."""
-    from .compile import build
-
-    model = build(src.spec, seed=0)
-    if src.state is not None:
-        state = _strip_wrappers(src.state)
-        missing, unexpected = _key_mismatch(model, state)
-        if missing or unexpected:
-            raise SpecError(f"the checkpoint of {src.description} does not fit its spec.yaml: "
-                            + "; ".join(x for x in (_few("missing", missing),
-                                                    _few("unexpected", unexpected)) if x))
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as err:
-            raise SpecError(f"the checkpoint of {src.description} does not fit its spec.yaml: "
-                            f"{str(err).splitlines()[-1].strip()}") from None
-    return model.eval()
-
-
-def _strip_wrappers(state: dict) -> dict:
-    """Keys saved from DDP (`module.`) or torch.compile (`_orig_mod.`) wrappers; a resume
-    checkpoint's training state (`@optimizer...`, `@rng...`) is not the model's."""
-    state = {k: v for k, v in state.items() if not k.startswith("@")}
-    for prefix in ("module.", "_orig_mod."):
-        if state and all(k.startswith(prefix) for k in state):
-            state = {k[len(prefix):]: v for k, v in state.items()}
-    return state
-
-
-def _key_mismatch(model: torch.nn.Module, state: dict) -> tuple[list, list]:
-    own = set(model.state_dict())
-    return sorted(own - set(state)), sorted(set(state) - own)
-
-
-def _few(what: str, keys: list, n: int = 4) -> str:
-    if not keys:
-        return ""
-    more = f" and {len(keys) - n} more" if len(keys) > n else ""
-    return f"{what} {', '.join(keys[:n])}{more}"
-
+# ---- example inputs -----------------------------------------------------------------------
 
 def dim_sizes(src: Source, bindings: dict | None) -> dict[str, int]:
     """A size for every symbolic dim: given > the run's input_shape > DEFAULT_DIM."""
@@ -292,7 +166,7 @@ def export(source: Any, path: str | os.PathLike | None = None, *, opset: int | N
     # torch writes opset 18 and newer itself; older ones are converted from what it writes
     torch_opset = opset if opset is None or opset >= MIN_TORCH_OPSET else None
     proto = _at_opset(_to_onnx(model, spec, args, fixed_batch, torch_opset), opset)
-    fixed = _fixed_dims(proto, spec, fixed_batch)
+    fixed = fixed_dims(proto, spec, fixed_batch)
     info = model_info(src, fixed_batch, {d: sizes[d] for d in fixed if d in sizes})
     onnx.helper.set_model_props(proto, info.to_props())
     proto.doc_string = f"{spec.name}: exported by netspec {__version__} from {src.description}"
@@ -399,20 +273,6 @@ def _outputs(spec: Spec) -> dict[str, str]:
     return check(spec).graph.outputs
 
 
-def _fixed_dims(proto, spec: Spec, fixed_batch: int | None) -> set[str]:
-    """The symbolic dims the exported graph holds at a fixed size (traced away)."""
-    fixed = set()
-    shapes = {i.name: i.type.tensor_type.shape.dim for i in proto.graph.input}
-    for name, inp in spec.inputs.items():
-        dims = shapes[name]
-        for k, d in enumerate(inp.shape):
-            if isinstance(d, str) and not dims[k + 1].dim_param:
-                fixed.add(d)
-        if fixed_batch is None and not dims[0].dim_param:
-            fixed.add("batch")
-    return fixed
-
-
 def _notes(info: ModelInfo, fixed: set[str], fixed_batch: int | None) -> tuple[str, ...]:
     notes = []
     for dim, size in info.fixed_dims.items():
@@ -423,58 +283,6 @@ def _notes(info: ModelInfo, fixed: set[str], fixed_batch: int | None) -> tuple[s
         notes.append("torch fixed the batch dim while tracing: the file takes batch "
                      f"{TRACE_BATCH} only")
     return tuple(notes)
-
-
-def model_info(src: Source, fixed_batch: int | None, fixed: dict[str, int]) -> ModelInfo:
-    """The metadata to store: shapes (fixed dims substituted), labels, statistics, kinds."""
-    from .check import check
-
-    spec, data = src.spec, src.data
-    graph = check(spec, None, fixed).graph
-    kinds = _output_kinds(src, graph)
-    labels = data.get("labels")
-    return ModelInfo(
-        name=spec.name,
-        inputs={n: InputInfo(tuple(fixed.get(d, d) for d in i.shape), i.dtype, tuple(i.shape))
-                for n, i in spec.inputs.items()},
-        outputs={o: OutputInfo(tuple(graph.nodes[n].shape), kinds[o])
-                 for o, n in graph.outputs.items()},
-        labels=None if labels is None else tuple(str(x) for x in labels),
-        scale=float(data.get("scale") or 1.0), normalize=data.get("normalize"),
-        task=data.get("task") or ("classification" if any(k in CLASS_KINDS for k in
-                                                          kinds.values()) else "regression"),
-        batch="dynamic" if fixed_batch is None else str(fixed_batch),
-        resample=RESAMPLE.get(str(data.get("name")), "bilinear"),
-        fixed_dims=fixed, spec=spec.source, source=src.description,
-        netspec_version=__version__)
-
-
-def _output_kinds(src: Source, graph) -> dict[str, str]:
-    """What each output holds: the run's data.json says it for the trained output; without a
-    run, a final softmax/log_softmax, else the spec's train.loss, else logits for a vector."""
-    train = src.spec.train if isinstance(src.spec.train, dict) else {}
-    names = list(graph.outputs)
-    primary = train.get("output") if train.get("output") in names else names[0]
-    loss = train.get("loss")
-    loss = next(iter(loss), None) if isinstance(loss, dict) else loss
-    kinds = {}
-    for out, node_name in graph.outputs.items():
-        node = graph.nodes[node_name]
-        kind = FINAL_KIND_OUTPUT.get(node.kind, "values")
-        if out == primary:
-            if src.data.get("output"):
-                kind = src.data["output"]
-            elif kind == "values":
-                kind = _loss_expects(loss) or ("logits" if len(node.shape) == 1 else "values")
-        kinds[out] = kind
-    return kinds
-
-
-def _loss_expects(loss: Any) -> str | None:
-    """What the loss registry says loss `loss` wants the network to output."""
-    from .train.losses import LOSSES
-
-    return LOSSES[loss].meta.get("expects") if isinstance(loss, str) and loss in LOSSES else None
 
 
 # ---- writing and verifying ----------------------------------------------------------------
