@@ -130,9 +130,7 @@ def _apply(module: nn.Module, scheme: str, act: str | None) -> None:
             nn.init.xavier_uniform_(weight, gain=_gain(act))
         elif scheme == "normal":
             nn.init.normal_(weight, 0.0, 0.01)
-        bias = getattr(module, "bias", None)
-        if bias is not None:
-            nn.init.zeros_(bias)
+    _zero_bias(module)
 
 
 def _gain(act: str | None) -> float:
