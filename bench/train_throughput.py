@@ -38,8 +38,8 @@ def hand_loop(spec, cfg, data, epochs: int, seed: int) -> tuple[float, float]:
     import torch
 
     import netspec
-    from netspec.train.losses import build_loss
-    from netspec.train.optim import build_optimizer
+    from netspec.training.losses import build_loss
+    from netspec.training.optim import build_optimizer
 
     model = netspec.build(spec, seed=seed)
     optimizer = build_optimizer(cfg.optimizer, model.parameters())
@@ -85,8 +85,8 @@ def main() -> None:
     import torch
 
     import netspec
-    from netspec.train.config import complete, resolve
-    from netspec.train.data import load_data
+    from netspec.training.config import complete, resolve
+    from netspec.training.data import load_data
 
     torch.set_num_threads(args.threads)
     spec = netspec.load(args.spec)

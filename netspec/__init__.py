@@ -12,37 +12,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import SpecError
+from netspec.errors import SpecError
+from netspec.version import __version__
 
-__version__ = "0.1.0"
 __all__ = ["SpecError", "load", "loads", "check", "build", "build_from_yaml", "draw", "train",
            "infer", "export", "__version__"]
 
 
 def load(path):
     """Parse and validate a spec file (a `Spec`); raises SpecError."""
-    from .spec import load as _load
+    from netspec.lang import load as _load
 
     return _load(path)
 
 
 def loads(text: str, file: str = "<spec>"):
     """Parse and validate spec text; `file` names it in error locations."""
-    from .spec import loads as _loads
+    from netspec.lang import loads as _loads
 
     return _loads(text, file)
 
 
 def check(spec, input_shapes=None, bindings=None):
     """The static report (shapes, params, MACs, memory) of a spec; never imports torch."""
-    from .check import check as _check
+    from netspec.report import check as _check
 
     return _check(spec, input_shapes, bindings)
 
 
 def build(spec, *, init: str | None = None, **kw: Any):
     """A torch.fx.GraphModule computing the spec's network."""
-    from .compile import build as _build
+    from netspec.compiler.build import build as _build
 
     return _build(_as_spec(spec), init=init, **kw)
 
@@ -54,7 +54,7 @@ def build_from_yaml(text_or_path, **kw: Any):
 
 def draw(spec, path, **options: Any):
     """Draw the spec's network to `path` (.svg, .png, .pdf or .dot)."""
-    from .draw import draw as _draw
+    from netspec.drawing.render import draw as _draw
 
     return _draw(_as_spec(spec), path, **options)
 
@@ -62,26 +62,26 @@ def draw(spec, path, **options: Any):
 def train(spec=None, **overrides: Any):
     """Train from the spec's `train:` section (overrides win); returns the run.
     With `resume=RUN_DIR` the spec may be left out."""
-    from .train import train as _train
+    from netspec.training.session import train as _train
 
     return _train(None if spec is None else _as_spec(spec), **overrides)
 
 
 def export(source, path=None, **options: Any):
     """Export a spec or a run directory to a verified ONNX file."""
-    from .export import export as _export
+    from netspec.deploy.export import export as _export
 
     return _export(source, path, **options)
 
 
 def infer(model_path, inputs, **options: Any):
     """Run an exported ONNX model on inputs with onnxruntime alone."""
-    from .infer import infer as _infer
+    from netspec.deploy.infer import infer as _infer
 
     return _infer(model_path, inputs, **options)
 
 
 def _as_spec(spec):
-    from .spec import as_spec
+    from netspec.lang import as_spec
 
     return as_spec(spec)

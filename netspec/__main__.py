@@ -1,6 +1,6 @@
 """`python -m netspec` (also what `torchrun -m netspec train ...` runs)."""
 
-from .cli import main
+from netspec.cli.main import main
 
 if __name__ == "__main__":
     main()

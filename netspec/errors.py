@@ -1,20 +1,26 @@
-"""The one error type for users' mistakes, and how it is printed.
+"""The error ladder for users' mistakes, and how each is printed.
 
-Every mistake in a spec (or in a file or data set it names) becomes a :class:`Diagnostic`
-located in the YAML text. Several independent diagnostics travel together in one
-:class:`SpecError`, so a user sees all of them at once, compiler style::
+    NetspecError            a user-facing failure: exit status 1, one message, never a traceback
+      SpecError             a mistake located in a YAML file (the spec, an include, a block)
+      InputError            a file or data set the user named is wrong (an image, a CSV, a run)
+      SetupError            a missing tool or device; the message says how to get it
+      VerifyError           an exported model disagrees with torch, or a checkpoint is damaged
+
+Every rung carries :class:`Diagnostic`s (a message, an optional location, a hint, the chain
+of blocks), so all of them print alike, compiler style::
 
     specs/vgg.yaml:31:7: error: maxpool 'b5.pool' gets a 1x1 feature map; kernel 2 needs at least 2x2
       shape here: [512, 1, 1]
       hint: the input may be too small for 5 blocks; try `input: [3, 32, 32]` or drop a block
       in block vgg_block (specs/vgg.yaml:8:3), used at specs/vgg.yaml:31:7
 
-Anything that is not a SpecError (or a click usage error) escaping the CLI is our bug.
+Several independent diagnostics travel together in one error, so a user sees all of them at
+once. Anything that is not a NetspecError (or a click usage error) escaping the CLI is our bug.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True, slots=True)     # one per key and value of a spec: keep them small
@@ -65,11 +71,10 @@ class Diagnostic:
         return "\n".join(lines)
 
 
-@dataclass
-class SpecError(Exception):
-    """A user's mistake in a spec, or in a file or data it names. Exit status 1."""
+class NetspecError(Exception):
+    """Base of the ladder: one or more diagnostics, printed alike. Exit status 1."""
 
-    diagnostics: list[Diagnostic] = field(default_factory=list)
+    diagnostics: list[Diagnostic]
 
     def __init__(self, message: str | list[Diagnostic] | Diagnostic, loc: Location | None = None,
                  hint: str | None = None, notes: tuple[str, ...] = (),
@@ -89,13 +94,37 @@ class SpecError(Exception):
     def __str__(self) -> str:
         return self.render()
 
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and self.diagnostics == other.diagnostics
+
+    __hash__ = Exception.__hash__
+
     @property
     def first(self) -> Diagnostic:
         return self.diagnostics[0]
 
-    def with_chain(self, chain: tuple[BlockUse, ...]) -> "SpecError":
+    def with_chain(self, chain: tuple[BlockUse, ...]):
         """The same error seen from inside `chain` (outer blocks first)."""
-        return SpecError([replace(d, chain=chain + d.chain) for d in self.diagnostics])
+        return type(self)([replace(d, chain=chain + d.chain) for d in self.diagnostics])
+
+
+class SpecError(NetspecError):
+    """A mistake located in a YAML file: the spec, an included file, a block."""
+
+
+class InputError(NetspecError):
+    """A file or data set the user named is wrong: an image, a CSV, an NPZ, a run directory,
+    a flag's value."""
+
+
+class SetupError(NetspecError):
+    """Something the machine lacks: a program (graphviz's `dot`), a package, a device. The
+    hint says how to get it."""
+
+
+class VerifyError(NetspecError):
+    """A result failed its own check: an exported model disagrees with torch, a checkpoint's
+    checksum does not match."""
 
 
 class Collector:

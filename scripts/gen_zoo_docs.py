@@ -64,8 +64,8 @@ def _citation(source: str) -> str:
 
 
 def render_zoo() -> str:
-    from netspec.check import check, human, render_table
-    from netspec.spec import load
+    from netspec.report import check, human, render_table
+    from netspec.lang import load
 
     rows, sections = [], []
     for path in sorted(SPECS.glob("*.yaml")):
@@ -93,8 +93,8 @@ def render_zoo() -> str:
 
 
 def _example(name: str) -> str:
-    from netspec.check import check, render_table
-    from netspec.spec import loads
+    from netspec.report import check, render_table
+    from netspec.lang import loads
 
     shape, args = EXAMPLES[name]
     text = f"input: {shape}\nlayers:\n  - {name}: {args}\n"

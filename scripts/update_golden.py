@@ -21,8 +21,8 @@ GOLDEN = ROOT / "tests" / "golden"
 
 def report_json(path: Path) -> str:
     """What `netspec check --json PATH` prints, with a final newline."""
-    from netspec.check import check, render_json
-    from netspec.spec import load
+    from netspec.report import check, render_json
+    from netspec.lang import load
 
     return render_json(check(load(path))) + "\n"
 

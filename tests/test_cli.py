@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from netspec.blocks import builtin_blocks
-from netspec.cli import main
-from netspec.layers import kinds
+from netspec.cli.main import main
+from netspec.kinds import kinds
 
 ROOT = Path(__file__).resolve().parents[1]
 

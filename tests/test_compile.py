@@ -23,7 +23,7 @@ from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
 
 import netspec
-from netspec.check import check as static_check
+from netspec.report import check as static_check
 from layer_cases import CASES, Case, copy_reference_weights
 from layer_cases import one_torch_thread  # noqa: F401 (an autouse fixture)
 from spec_strategies import networks

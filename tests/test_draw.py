@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 import netspec
-from netspec.cli import main
-from netspec.draw import GraphvizMissing, draw
+from netspec.cli.main import main
+from netspec.drawing.render import GraphvizMissing, draw
 from netspec.errors import SpecError
 
 HAS_DOT = shutil.which("dot") is not None
@@ -345,9 +345,9 @@ def test_a_spec_error_is_the_same_located_error_as_check(tmp_path):
 def test_drawing_never_imports_torch_and_netspec_draw_stays_callable(tmp_path):
     code = textwrap.dedent(f"""
         import sys
-        import netspec, netspec.draw
+        import netspec, netspec.drawing.render
         netspec.draw({SMALL!r}, {str(tmp_path / 'x.dot')!r}, depth=1)
-        from netspec.draw import draw
+        from netspec.drawing.render import draw
         draw({SMALL!r}, {str(tmp_path / 'y.dot')!r})
         assert "torch" not in sys.modules, "drawing imported torch"
     """)

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import netspec
-from netspec.cli import main
+from netspec.cli.main import main
 from netspec.errors import SpecError
 
 

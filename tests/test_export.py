@@ -18,10 +18,10 @@ from click.testing import CliRunner
 from safetensors.torch import load_file, save_file
 
 import netspec
-from netspec.cli import main
-from netspec.infer import ModelInfo
+from netspec.cli.main import main
+from netspec.deploy.infer import ModelInfo
 
-export_mod = importlib.import_module("netspec.export")
+export_mod = importlib.import_module("netspec.deploy.export")
 ZOO = Path(__file__).resolve().parent.parent / "specs"
 SLOW_MACS = 1_000_000_000          # 224x224 ImageNet networks: tens of seconds each here
 SLOW_PARAMS = 20_000_000

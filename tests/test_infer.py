@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import netspec
-from netspec.cli import main
+from netspec.cli.main import main
 
 DIGIT_SPEC = """name: digit_net
 input: [1, 8, 8]
@@ -157,7 +157,7 @@ def test_infer_never_imports_torch(digit_model, digits, tmp_path):
     path, *_ = digit_model
     png = save_png(digits[0][1500], tmp_path / "d.png")
     code = ("import sys\n"
-            "from netspec.cli import main\n"
+            "from netspec.cli.main import main\n"
             f"main(['infer', {str(path)!r}, {str(png)!r}], standalone_mode=False)\n"
             "import netspec\n"
             f"netspec.infer({str(path)!r}, [{str(png)!r}])\n"

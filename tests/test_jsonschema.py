@@ -15,11 +15,11 @@ import pytest
 from click.testing import CliRunner
 
 from netspec.blocks import LIBRARY, builtin_blocks
-from netspec.cli import main
-from netspec.layers import kinds
-from netspec.spec.jsonschema import json_schema
-from netspec.spec.schema import TopLevel
-from netspec.spec.yaml_loader import load_yaml
+from netspec.cli.main import main
+from netspec.kinds import kinds
+from netspec.lang.jsonschema import json_schema
+from netspec.lang.schema import TopLevel
+from netspec.lang.yaml_loader import load_yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json_schema()

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import netspec
-from netspec.layers import kinds
+from netspec.kinds import kinds
 from layer_cases import CASES, Case
 from layer_cases import one_torch_thread  # noqa: F401 (an autouse fixture)
 from spec_strategies import networks

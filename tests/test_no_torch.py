@@ -91,7 +91,7 @@ def test_cli_check_of_a_broken_spec_imports_no_torch(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("input: [3, 8, 8]\nlayers:\n  - conv: {out: 4, kernal: 3}\n  - lineer: 2\n")
     loaded = modules_after(
-        "from click.testing import CliRunner\nfrom netspec.cli import main\n"
+        "from click.testing import CliRunner\nfrom netspec.cli.main import main\n"
         f"result = CliRunner().invoke(main, ['check', {str(bad)!r}])\n"
         "assert result.exit_code == 1, result.output")
     assert not loaded & set(HEAVY)
@@ -100,7 +100,7 @@ def test_cli_check_of_a_broken_spec_imports_no_torch(tmp_path):
 @pytest.mark.parametrize("command", [["kinds"], ["schema"]])
 def test_other_static_commands_import_no_torch(command):
     loaded = modules_after(
-        "from click.testing import CliRunner\nfrom netspec.cli import main\n"
+        "from click.testing import CliRunner\nfrom netspec.cli.main import main\n"
         f"result = CliRunner().invoke(main, {command!r})\n"
         "assert result.exit_code == 0, result.output")
     assert not loaded & set(HEAVY)

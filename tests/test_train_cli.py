@@ -43,7 +43,7 @@ def cli(*args):
     """The command in this process (click's runner): same code path, no torch import to pay."""
     from click.testing import CliRunner
 
-    from netspec.cli import main
+    from netspec.cli.main import main
 
     return CliRunner().invoke(main, [str(a) for a in args])
 

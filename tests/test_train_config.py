@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import netspec
-from netspec.train.config import resolve
+from netspec.training.config import resolve
 
 TINY = """\
 name: tiny
@@ -125,9 +125,9 @@ def test_check_does_not_import_the_train_schema_and_the_command_not_torch():
     import sys
 
     code = ("import sys, netspec; netspec.check(netspec.load('specs/lenet5.yaml'));"
-            "print(sorted(m for m in sys.modules if m.startswith('netspec.train') "
+            "print(sorted(m for m in sys.modules if m.startswith('netspec.training') "
             "or m == 'torch'));"
-            "import netspec.train.cli; print('torch' in sys.modules, 'pydantic' in sys.modules)")
+            "import netspec.cli.train; print('torch' in sys.modules, 'pydantic' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.split("\n")[:2] == ["[]", "False True"]

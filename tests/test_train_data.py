@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import netspec
-from netspec.train.config import DataConfig
-from netspec.train.data import DATASETS, load_data, statistics
+from netspec.training.config import DataConfig
+from netspec.training.data import DATASETS, load_data, statistics
 
 
 def spec_with(input_shape: str, dtype: str = ""):

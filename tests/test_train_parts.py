@@ -11,11 +11,11 @@ import torch
 import torch.nn.functional as F
 
 import netspec
-from netspec.train import checkpoint
-from netspec.train.augment import AUGMENTATIONS, Pipeline
-from netspec.train.losses import LOSSES, build_loss
-from netspec.train.metrics import METRICS, Tracker
-from netspec.train.optim import OPTIMIZERS, SCHEDULES, Schedule, build_optimizer
+from netspec.training import checkpoint
+from netspec.training.augment import AUGMENTATIONS, Pipeline
+from netspec.training.losses import LOSSES, build_loss
+from netspec.training.metrics import METRICS, Tracker
+from netspec.training.optim import OPTIMIZERS, SCHEDULES, Schedule, build_optimizer
 
 
 def choice(registry, name, **args):
@@ -238,7 +238,7 @@ def history(*rows):
 
 
 def test_stuck_at_chance_names_the_likeliest_cause_first():
-    from netspec.train import diagnostics as dg
+    from netspec.training import diagnostics as dg
 
     rows = history({"train_loss": 3e8, "val_accuracy": 0.1}, {"train_loss": 2.3,
                    "val_accuracy": 0.11}, {"train_loss": 2.3, "val_accuracy": 0.1})
@@ -260,14 +260,14 @@ def test_stuck_at_chance_names_the_likeliest_cause_first():
     (history({"train_accuracy": 0.9, "val_accuracy": 0.85}), None),
 ])
 def test_overfitting(rows, kind):
-    from netspec.train import diagnostics as dg
+    from netspec.training import diagnostics as dg
 
     d = dg.overfitting(rows)
     assert (d.kind if d else None) == kind
 
 
 def test_over_confidence_and_softmax_before_cross_entropy():
-    from netspec.train import diagnostics as dg
+    from netspec.training import diagnostics as dg
 
     rows = history(*({"val_loss": l, "val_accuracy": a} for l, a in
                      ((0.3, 0.90), (0.35, 0.91), (0.4, 0.92), (0.5, 0.93))))
@@ -281,7 +281,7 @@ def test_over_confidence_and_softmax_before_cross_entropy():
 def test_threads_leave_busy_cores_alone(monkeypatch):
     import os
 
-    from netspec.train.distributed import Context, pick_threads
+    from netspec.training.distributed import Context, pick_threads
 
     ctx = Context(0, 1, 0, torch.device("cpu"))
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})

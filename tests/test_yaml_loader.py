@@ -7,7 +7,7 @@ import time
 import pytest
 
 from netspec.errors import Location, SpecError
-from netspec.spec.yaml_loader import LDict, LList, key_location, load_yaml, locate
+from netspec.lang.yaml_loader import LDict, LList, key_location, load_yaml, locate
 
 F = "s.yaml"
 

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 import netspec
-from netspec.cli import main
+from netspec.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from ..spec.schema import BlockDef
+from netspec.lang.schema import BlockDef
 
 LIBRARY = Path(__file__).with_name("library.yaml")
 
@@ -17,10 +17,10 @@ LIBRARY = Path(__file__).with_name("library.yaml")
 @lru_cache(maxsize=1)
 def builtin_blocks() -> dict[str, BlockDef]:
     """Every built-in block by name."""
-    from ..errors import Collector
-    from ..layers import kinds
-    from ..spec.load import parse_block
-    from ..spec.yaml_loader import key_location, load_yaml
+    from netspec.errors import Collector
+    from netspec.kinds import kinds
+    from netspec.lang.load import parse_block
+    from netspec.lang.yaml_loader import key_location, load_yaml
 
     root = load_yaml(LIBRARY.read_text(encoding="utf-8"), _display_path())
     raw_blocks = root["blocks"]

@@ -1,0 +1,1 @@
+"""The `netspec` command: thin click commands, one module per command family."""

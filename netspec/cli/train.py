@@ -1,0 +1,88 @@
+"""`netspec train` and `netspec eval`: thin click commands over netspec.train. torch is imported
+inside the callbacks only, so `netspec --help` stays fast."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.command("train")
+@click.argument("spec", required=False, type=click.Path(exists=True, dir_okay=False))
+@click.option("--epochs", type=click.IntRange(1), help="Epochs to train (overrides the spec).")
+@click.option("--batch-size", type=click.IntRange(1), help="Samples per batch (per process).")
+@click.option("--lr", type=click.FloatRange(0, min_open=True), help="Learning rate.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]),
+              help="Where to train; auto: CUDA when available.")
+@click.option("--seed", type=int, help="Seed for initial weights, shuffling, dropout.")
+@click.option("--out", type=click.Path(file_okay=False), help="Parent of run directories "
+              "(default: runs).")
+@click.option("--resume", type=click.Path(exists=True), metavar="RUN_DIR",
+              help="Continue RUN_DIR from its last checkpoint (SPEC is not needed).")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+def train_command(spec, epochs, batch_size, lr, device, seed, out, resume, quiet) -> None:
+    """Train SPEC from its `train:` section; flags override it.
+
+    \b
+      netspec train specs/lenet5.yaml
+      netspec train specs/mlp.yaml --epochs 5 --lr 0.01 --seed 1
+      netspec train --resume runs/lenet5/latest
+      torchrun --nproc-per-node 2 -m netspec train specs/mlp.yaml     (DDP; rank 0 writes)
+
+    Writes runs/<name>/<n>/: spec.yaml, train.json, data.json, metrics.csv, curves.png,
+    best/last checkpoints (safetensors) and summary.json. Exit status 1 when the spec or data
+    is wrong, or when training diverged (loss NaN).
+    """
+    if spec is None and resume is None:
+        raise click.UsageError("give a SPEC to train, or --resume RUN_DIR")
+    if spec is not None and resume is not None:
+        click.echo(f"note: resuming {resume} with the spec it was trained from (its spec.yaml);"
+                   f" {spec} is not read", err=True)
+        spec = None
+    from netspec.training.session import train
+
+    overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "device": device,
+                 "seed": seed, "out": out}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        run = train(spec, resume=resume, quiet=quiet, **overrides)
+    except KeyboardInterrupt:
+        click.echo("interrupted; continue with `netspec train --resume <run dir>`", err=True)
+        sys.exit(130)
+    if run.status == "diverged":
+        if quiet:                   # the diagnosis is the error message: say it anyway
+            for d in run.diagnoses:
+                click.echo(d.render(), err=True)
+        sys.exit(1)
+
+
+@click.command("eval")
+@click.argument("run_dir", type=click.Path(exists=True))
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test",
+              show_default=True, help="Which split of the run's data to evaluate on.")
+@click.option("--checkpoint", type=click.Choice(["best", "last"]), default="best",
+              show_default=True)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu",
+              show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON.")
+def eval_command(run_dir, split, checkpoint, device, as_json) -> None:
+    """Evaluate a trained run's checkpoint on a split of its data (loss and metrics).
+
+    \b
+      netspec eval runs/lenet5/latest
+      netspec eval runs/lenet5/3 --split val --checkpoint last --json
+    """
+    import json
+
+    from netspec.training.evaluate import evaluate_run
+
+    result = evaluate_run(run_dir, split=split, checkpoint=checkpoint, device=device)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    from netspec.training.progress import format_value
+
+    click.echo(f"{result['run']} ({checkpoint}) on {split}: {result['samples']} samples")
+    for name, value in result["metrics"].items():
+        click.echo(f"  {name:<12} {format_value(name, value)}")

@@ -1,0 +1,1 @@
+"""Compiling: the expanded graph -> a torch.fx GraphModule, and weight initialisation."""

@@ -1,0 +1,1 @@
+"""Deployment: ONNX export and verification, model metadata, onnxruntime inference and input reading."""

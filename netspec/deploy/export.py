@@ -1,0 +1,381 @@
+"""ONNX export of a spec (fresh init, seed 0) or of a run's best checkpoint, verified on
+onnxruntime (DESIGN §7).
+
+    result = export("runs/lenet5/latest", "exported/lenet5.onnx")
+    result.path, result.diffs            # {1: 2.4e-07, 4: 3.6e-07}: max |onnxruntime - torch|
+
+What the file holds: one self-contained .onnx (weights inside), a dynamic batch dim (traced
+at batch 2), the spec's input and output names, and in `metadata_props` what inference needs
+to preprocess as training did (`netspec.onnx_meta.ModelInfo`: input shapes, labels, scale,
+normalisation statistics, what each output is) plus the spec's name, YAML and netspec version.
+
+Symbolic dims (`seq`) are exported dynamic where torch's exporter keeps them so (lstm and gru
+do); where it specialises one (`lstm_cell` loops over time in Python, torch unrolls nn.RNN) the
+file holds the traced size, which the export reports.
+
+Verification: `onnx.checker`, then onnxruntime against torch on random inputs at batch 1 and
+4. The max abs difference must stay within `tolerance` (1e-4), or within 1e-5 of the largest
+output where outputs exceed 10 (float32 round-off grows with the values: a fresh GoogLeNet's
+logits reach ~150). Beyond that the file is not written at its path but kept beside it as
+`<path>.unverified` for inspection, and the export raises VerificationError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from netspec.version import __version__
+from netspec.errors import SpecError, VerifyError
+from netspec.deploy.source import (CHECKPOINTS, Source, build_model, find_run,  # noqa: F401
+                            load_run, resolve_source)
+from netspec.deploy.metadata import (CLASS_KINDS, FINAL_KIND_OUTPUT, OUTPUT_KINDS, RESAMPLE,  # noqa: F401
+                        InputInfo, ModelInfo, OutputInfo, fixed_dims, model_info,
+                        read_data_json)
+from netspec.lang import Spec
+
+DEFAULT_DIR = Path("exported")
+TOLERANCE = 1e-4
+RELATIVE_TOLERANCE = 1e-5         # of the largest output, where that allows more than TOLERANCE
+VERIFY_BATCHES = (1, 4)
+MIN_TORCH_OPSET = 18              # the oldest opset torch's dynamo exporter writes
+TRACE_BATCH = 2                   # >= 2, or torch specialises the batch dim to 1
+DEFAULT_DIM = 16                  # the size of a symbolic dim nobody bound
+
+
+class VerificationError(VerifyError):
+    """The exported file failed onnx.checker or differs from torch; `kept` is where it lies."""
+
+    def __init__(self, message: str, kept: Path | None, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.kept = kept
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    info: ModelInfo
+    diffs: dict[int, float]               # verified batch size -> max abs difference
+    opset: int
+    weights_path: Path | None = None
+    notes: tuple[str, ...] = ()
+    limit: float = TOLERANCE              # the max abs difference allowed
+    output_scale: float = 0.0             # the largest |output| torch gave while verifying
+
+    def summary(self) -> str:
+        b = "batch" if self.info.batch == "dynamic" else self.info.batch
+        ins = ", ".join(f"{n} {_fmt([b, *i.shape])}" + (" token ids" if i.dtype == "long" else "")
+                        for n, i in self.info.inputs.items())
+        outs = ", ".join(f"{n} {_fmt([b, *o.shape])} {o.kind}"
+                         for n, o in self.info.outputs.items())
+        size = self.path.stat().st_size
+        size = f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.0f} KiB"
+        lines = [f"wrote {self.path} ({size}, opset {self.opset}) from "
+                 f"{self.info.source}", f"  inputs: {ins}; outputs: {outs}"]
+        if self.diffs:
+            diffs = ", ".join(f"{d:.1e} at batch {b}" for b, d in self.diffs.items())
+            lines.append(f"  verified: onnx.checker ok; onnxruntime vs torch max abs diff "
+                         f"{diffs} (tolerance {_limit_text(self.limit, self.output_scale)})")
+        else:
+            lines.append("  not verified (--no-verify)")
+        lines += [f"  note: {n}" for n in self.notes]
+        if self.weights_path:
+            lines.append(f"  weights: {self.weights_path}")
+        return "\n".join(lines)
+
+
+# ---- example inputs -----------------------------------------------------------------------
+
+def dim_sizes(src: Source, bindings: dict | None) -> dict[str, int]:
+    """A size for every symbolic dim: given > the run's input_shape > DEFAULT_DIM."""
+    sizes: dict[str, int] = {}
+    run_shape = src.data.get("input_shape")
+    single = len(src.spec.inputs) == 1
+    for inp in src.spec.inputs.values():
+        for i, d in enumerate(inp.shape):
+            if not isinstance(d, str):
+                continue
+            from_run = run_shape[i] if single and isinstance(run_shape, list) and \
+                len(run_shape) == len(inp.shape) and isinstance(run_shape[i], int) else None
+            sizes[d] = int((bindings or {}).get(d) or from_run or sizes.get(d) or DEFAULT_DIM)
+    return sizes
+
+
+def vocabularies(spec: Spec) -> dict[str, int]:
+    """For each token-id input, the smallest vocabulary of the embeddings that read it."""
+    from netspec.report import check
+
+    graph = check(spec).graph
+    vocab: dict[str, int] = {}
+    for node in graph:
+        for src in node.inputs:
+            size = getattr(node.args, "vocab", None)
+            if src in graph.inputs and size is not None:
+                vocab[src] = min(vocab.get(src, size), size)
+    return vocab
+
+
+def example_inputs(spec: Spec, batch: int, sizes: dict[str, int], seed: int,
+                   vocab: dict[str, int]) -> tuple[torch.Tensor, ...]:
+    """Random inputs in `spec.inputs` order: N(0, 1) floats, token ids below the vocabulary."""
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for name, inp in spec.inputs.items():
+        shape = (batch, *(sizes[d] if isinstance(d, str) else d for d in inp.shape))
+        if inp.dtype == "long":
+            out.append(torch.randint(0, vocab.get(name, 2), shape, generator=gen))
+        else:
+            out.append(torch.randn(shape, generator=gen))
+    return tuple(out)
+
+
+# ---- export ---------------------------------------------------------------------------------
+
+def export(source: Any, path: str | os.PathLike | None = None, *, opset: int | None = None,
+           batch: str | int = "dynamic", verify: bool = True, weights: bool = False,
+           bindings: dict[str, int] | None = None, tolerance: float = TOLERANCE,
+           log: Callable[[str], None] | None = None) -> ExportResult:
+    """Export `source` (a spec: path, YAML text or Spec, fresh init with seed 0; or a run
+    directory: its best checkpoint) to one self-contained ONNX file, `exported/<name>.onnx`
+    by default, and verify it on onnxruntime. `batch`: "dynamic" or a fixed size; `bindings`
+    sizes symbolic dims (`{"seq": 50}`); `weights` also writes `<path stem>.safetensors`.
+
+    Raises SpecError for a bad source, VerificationError when the file fails verification."""
+    import onnx
+
+    fixed_batch = _parse_batch(batch)
+    src = resolve_source(source)
+    spec = src.spec
+    path = Path(path) if path is not None else DEFAULT_DIR / f"{spec.name}.onnx"
+    sizes = dim_sizes(src, bindings)
+    vocab = vocabularies(spec)
+    model = build_model(src)
+    if log:
+        params = sum(p.numel() for p in model.parameters())
+        log(f"exporting {spec.name} ({params:,} params) from {src.description} ...")
+    args = example_inputs(spec, fixed_batch or TRACE_BATCH, sizes, 0, vocab)
+    # torch writes opset 18 and newer itself; older ones are converted from what it writes
+    torch_opset = opset if opset is None or opset >= MIN_TORCH_OPSET else None
+    proto = _at_opset(_to_onnx(model, spec, args, fixed_batch, torch_opset), opset)
+    fixed = fixed_dims(proto, spec, fixed_batch)
+    info = model_info(src, fixed_batch, {d: sizes[d] for d in fixed if d in sizes})
+    onnx.helper.set_model_props(proto, info.to_props())
+    proto.doc_string = f"{spec.name}: exported by netspec {__version__} from {src.description}"
+    notes = _notes(info, fixed, fixed_batch)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    _save(proto, tmp)
+    diffs, limit, scale = {}, tolerance, 0.0
+    if verify:
+        diffs, limit, scale = verify_file(tmp, model, spec, sizes, fixed, fixed_batch, vocab,
+                                          tolerance, path)
+    os.replace(tmp, path)
+    weights_path = _write_weights(model, info, path) if weights else None
+    return ExportResult(path, info, diffs, _opset(proto), weights_path, notes, limit, scale)
+
+
+def _parse_batch(batch: str | int) -> int | None:
+    if batch in ("dynamic", None):
+        return None
+    try:
+        n = int(batch)
+    except (TypeError, ValueError):
+        n = 0
+    if n < 1:
+        raise SpecError(f"batch must be `dynamic` or a positive size, got {batch!r}")
+    return n
+
+
+def _to_onnx(model, spec: Spec, args, fixed_batch: int | None, opset: int | None):
+    """The ONNX ModelProto of `model` traced on `args`: dynamo exporter, weights inside.
+    Symbolic dims are asked to stay dynamic; where torch refuses, they are traced fixed."""
+    try:
+        return _dynamo_export(model, spec, args, fixed_batch, opset, symbolic_dynamic=True)
+    except SpecError:
+        if not any(isinstance(d, str) for i in spec.inputs.values() for d in i.shape):
+            raise
+    return _dynamo_export(model, spec, args, fixed_batch, opset, symbolic_dynamic=False)
+
+
+def _dynamo_export(model, spec: Spec, args, fixed_batch: int | None, opset: int | None,
+                   symbolic_dynamic: bool):
+    from torch.export import Dim
+
+    symbolic = {d for i in spec.inputs.values() for d in i.shape if isinstance(d, str)}
+    dims = {d: Dim(d, min=1) for d in symbolic} if symbolic_dynamic else {}
+    batch_dim = Dim("batch" if "batch" not in symbolic else "batch_size", min=1)
+    dynamic = {name: {**({} if fixed_batch else {0: batch_dim}),
+                      **{k + 1: dims[d] for k, d in enumerate(inp.shape) if d in dims}}
+               for name, inp in spec.inputs.items()}
+    with _quiet():
+        try:
+            program = torch.onnx.export(model, args, None, input_names=list(spec.inputs),
+                                        output_names=list(_outputs(spec)),
+                                        opset_version=opset, dynamic_shapes=dynamic,
+                                        external_data=False, verbose=False)
+        except Exception as err:      # the exporter's failures have many types
+            raise SpecError(f"torch could not export {spec.name} to ONNX: "
+                            f"{_first_line(err)}",
+                            hint="try --batch 1 or another --opset; if that fails too, "
+                                 "please report it with the spec") from None
+    return program.model_proto
+
+
+def _opset(proto) -> int:
+    return next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
+
+
+def _at_opset(proto, opset: int | None):
+    """`proto` at the requested opset: torch's exporter writes 18 or newer, so an older one
+    goes through onnx's version converter, which reaches some opsets and not others."""
+    if opset is None or _opset(proto) == opset:
+        return proto
+    from onnx import version_converter
+
+    try:
+        return version_converter.convert_version(proto, opset)
+    except Exception as err:          # the converter's C++ assertions come as RuntimeError
+        why = _first_line(err).split("failed: ")[-1]
+        raise SpecError(f"cannot export at opset {opset}: torch writes opset "
+                        f"{_opset(proto)}, and onnx's converter cannot go down to {opset} "
+                        f"({why})", hint=f"use --opset {MIN_TORCH_OPSET} or newer (torch "
+                                         f"writes those itself); below that, only what the "
+                                         f"converter reaches") from None
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Keep torch's exporter from printing warnings and log lines meant for its developers
+    (`torchvision is not installed`, deprecations) into a user's terminal."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _outputs(spec: Spec) -> dict[str, str]:
+    from netspec.report import check
+
+    return check(spec).graph.outputs
+
+
+def _notes(info: ModelInfo, fixed: set[str], fixed_batch: int | None) -> tuple[str, ...]:
+    notes = []
+    for dim, size in info.fixed_dims.items():
+        notes.append(f"`{dim}` is fixed at {size} in the ONNX file: torch's exporter could "
+                     f"not keep it dynamic (lstm_cell and rnn step through time one by one); "
+                     f"export with --input {dim}=N for another size")
+    if "batch" in fixed and fixed_batch is None:
+        notes.append("torch fixed the batch dim while tracing: the file takes batch "
+                     f"{TRACE_BATCH} only")
+    return tuple(notes)
+
+
+# ---- writing and verifying ----------------------------------------------------------------
+
+def _save(proto, path: Path) -> None:
+    import onnx
+
+    try:
+        onnx.save_model(proto, str(path))
+    except ValueError as err:        # protobuf's 2 GiB limit
+        raise SpecError(f"cannot write {path} as one file: {_first_line(err)}",
+                        hint="models over 2 GiB need ONNX external data, which netspec "
+                             "export does not write") from None
+
+
+def verify_file(tmp: Path, model, spec: Spec, sizes: dict, fixed: set, fixed_batch: int | None,
+                vocab: dict, tolerance: float, path: Path) -> tuple[dict, float, float]:
+    """onnx.checker, then onnxruntime vs torch at batch 1 and 4 (or the fixed batch); dynamic
+    symbolic dims get another length at the second batch. Returns (batch -> max abs diff,
+    the limit applied, the largest |output|)."""
+    import onnx
+    import onnxruntime as ort
+
+    try:
+        onnx.checker.check_model(str(tmp), full_check=True)
+        session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+    except Exception as err:
+        raise _failed(tmp, path, f"{path} is not a valid model: {_first_line(err)}")
+    diffs, scale = {}, 0.0
+    for k, batch in enumerate((fixed_batch,) if fixed_batch else VERIFY_BATCHES):
+        at = {d: s + k if d not in fixed else s for d, s in sizes.items()}
+        args = example_inputs(spec, batch, at, 100 + k, vocab)
+        with torch.no_grad():
+            expected = model(*args)
+        expected = expected if isinstance(expected, tuple) else (expected,)
+        try:
+            got = session.run(None, {n: a.numpy() for n, a in zip(spec.inputs, args)})
+        except Exception as err:
+            raise _failed(tmp, path, f"onnxruntime cannot run {path} at batch {batch}: "
+                                     f"{_first_line(err)}")
+        diffs[batch] = max(_max_abs_diff(g, e.numpy()) for g, e in zip(got, expected))
+        scale = max([scale, *(_largest(e) for e in expected)])
+    limit = max(tolerance, RELATIVE_TOLERANCE * scale)
+    if not all(d <= limit for d in diffs.values()):
+        shown = ", ".join(f"{d:.2e} at batch {b}" for b, d in diffs.items())
+        raise _failed(tmp, path, f"onnxruntime and torch differ in {path}: max abs diff "
+                                 f"{shown}, above the tolerance {_limit_text(limit, scale)}")
+    return diffs, limit, scale
+
+
+def _largest(t: torch.Tensor) -> float:
+    """max |t| over its finite values (0 for an empty tensor)."""
+    finite = t.detach().float().abs().nan_to_num(nan=0.0, posinf=0.0)
+    return float(finite.max()) if finite.numel() else 0.0
+
+
+def _limit_text(limit: float, scale: float) -> str:
+    if limit <= TOLERANCE:
+        return f"{limit:.0e}"
+    return f"{limit:.1e}: {RELATIVE_TOLERANCE:.0e} of the largest output, {scale:.3g}"
+
+
+def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    if a.shape != b.shape:
+        return float("inf")
+    d = np.abs(a.astype(np.float64) - b.astype(np.float64))
+    d[np.isnan(a) & np.isnan(b)] = 0.0          # NaN in both is agreement
+    return float(np.nan_to_num(d, nan=np.inf).max(initial=0.0))
+
+
+def _failed(tmp: Path, path: Path, message: str) -> VerificationError:
+    kept = path.with_name(path.name + ".unverified")
+    os.replace(tmp, kept)
+    return VerificationError(message, kept, hint=f"{path} was not written; the failing file "
+                             f"is kept as {kept} for inspection")
+
+
+def _write_weights(model, info: ModelInfo, path: Path) -> Path:
+    """The state_dict as safetensors next to the ONNX file, with the spec in its metadata."""
+    from safetensors.torch import save_file
+
+    out = path.with_suffix(".safetensors")
+    state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    meta = {"name": info.name, "netspec_version": __version__, "source": info.source or ""}
+    if info.spec:
+        meta["spec"] = info.spec
+    save_file(state, str(out), metadata=meta)
+    return out
+
+
+def _first_line(err: Exception) -> str:
+    lines = [ln.strip() for ln in str(err).strip().splitlines() if ln.strip()]
+    return lines[0] if lines else type(err).__name__
+
+
+def _fmt(shape) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"

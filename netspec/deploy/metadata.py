@@ -1,0 +1,226 @@
+"""The metadata netspec writes into an ONNX file's `metadata_props` and reads back from it:
+one definition shared by `netspec export` (the writer) and `netspec infer` (the reader).
+
+Importing torch here is a bug: `netspec infer` imports this module and never pays for torch.
+
+What an exported file holds in `metadata_props` (strings; lists and dicts as JSON) is what
+inference needs to preprocess as training did (`ModelInfo`): input shapes, labels, scale,
+normalisation statistics, what each output is, plus the spec's name, YAML and netspec version.
+
+    info = model_info(src, None, {})           # writing: from a spec and its run's data.json
+    onnx.helper.set_model_props(proto, info.to_props())
+    info = read_info(session, path)            # reading: from an onnxruntime session
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from netspec.version import __version__
+from netspec.errors import SpecError
+
+if TYPE_CHECKING:
+    from netspec.lang import Spec
+
+CLASS_KINDS = ("logits", "probabilities", "log_probabilities")
+OUTPUT_KINDS = (*CLASS_KINDS, "values")
+# how training resized images of a built-in data set (PIL's filter); image folders: bilinear
+RESAMPLE = {"digits": "nearest"}
+FINAL_KIND_OUTPUT = {"softmax": "probabilities", "log_softmax": "log_probabilities"}
+
+
+# ---- the format -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class InputInfo:
+    """One model input: `shape` excludes the batch and holds a name where the ONNX dim is
+    dynamic (`seq`); `spec_shape` is the shape as the spec wrote it."""
+
+    shape: tuple
+    dtype: str = "float"                # float | long
+    spec_shape: tuple = ()
+
+
+@dataclass(frozen=True)
+class OutputInfo:
+    """One model output: per-sample shape and what it holds (logits, probabilities,
+    log_probabilities or values)."""
+
+    shape: tuple
+    kind: str = "values"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What `netspec export` stores in `metadata_props` (strings; lists and dicts as JSON)."""
+
+    name: str
+    inputs: dict[str, InputInfo]
+    outputs: dict[str, OutputInfo]
+    labels: tuple[str, ...] | None = None
+    scale: float = 1.0
+    normalize: dict | None = None            # {"mean": [...], "std": [...]}
+    task: str | None = None                  # classification | regression
+    batch: str = "dynamic"                   # or a fixed batch size, as text
+    resample: str = "bilinear"               # how images are resized: bilinear | nearest
+    fixed_dims: dict = field(default_factory=dict)   # symbolic dims fixed at export: {"seq": 16}
+    spec: str | None = None                  # the spec's YAML text
+    source: str | None = None                # what was exported: a spec file or a run's checkpoint
+    netspec_version: str | None = None
+
+    def to_props(self) -> dict[str, str]:
+        props = {
+            "name": self.name,
+            "netspec_version": self.netspec_version or "",
+            "inputs": json.dumps({n: {"shape": list(i.shape), "dtype": i.dtype,
+                                      "spec_shape": list(i.spec_shape or i.shape)}
+                                  for n, i in self.inputs.items()}),
+            "outputs": json.dumps({n: {"shape": list(o.shape), "kind": o.kind}
+                                   for n, o in self.outputs.items()}),
+            "scale": repr(float(self.scale)),
+            "batch": self.batch,
+            "resample": self.resample,
+            "fixed_dims": json.dumps(self.fixed_dims),
+        }
+        optional = {"labels": None if self.labels is None else json.dumps(list(self.labels)),
+                    "normalize": None if self.normalize is None else json.dumps(self.normalize),
+                    "task": self.task, "spec": self.spec, "source": self.source}
+        props.update({k: v for k, v in optional.items() if v is not None})
+        return props
+
+    @classmethod
+    def from_props(cls, props: dict[str, str]) -> "ModelInfo":
+        """Read what `to_props` wrote; raises ValueError (a foreign file) or KeyError."""
+        inputs = {n: InputInfo(tuple(i["shape"]), i.get("dtype", "float"),
+                               tuple(i.get("spec_shape", i["shape"])))
+                  for n, i in json.loads(props["inputs"]).items()}
+        outputs = {n: OutputInfo(tuple(o["shape"]), o.get("kind", "values"))
+                   for n, o in json.loads(props["outputs"]).items()}
+        labels = json.loads(props["labels"]) if "labels" in props else None
+        return cls(name=props["name"], inputs=inputs, outputs=outputs,
+                   labels=None if labels is None else tuple(str(x) for x in labels),
+                   scale=float(props.get("scale", 1.0)),
+                   normalize=json.loads(props["normalize"]) if "normalize" in props else None,
+                   task=props.get("task"), batch=props.get("batch", "dynamic"),
+                   resample=props.get("resample", "bilinear"),
+                   fixed_dims=json.loads(props.get("fixed_dims", "{}")), spec=props.get("spec"),
+                   source=props.get("source"), netspec_version=props.get("netspec_version"))
+
+
+
+# ---- reading ----------------------------------------------------------------------------------
+
+def read_info(session, path: str | Path) -> ModelInfo:
+    """The netspec metadata of the file onnxruntime `session` has loaded from `path`."""
+    props = session.get_modelmeta().custom_metadata_map
+    try:
+        return ModelInfo.from_props(props)
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return _foreign_info(session, path)
+
+
+def _foreign_info(session, path: str | Path) -> ModelInfo:
+    """An ONNX file netspec did not write: no labels or statistics; shapes from the graph."""
+    def shape(dims):
+        return tuple(d if isinstance(d, int) else (d or "dim") for d in dims[1:])
+    inputs = {i.name: InputInfo(shape(i.shape), "long" if "int" in i.type else "float")
+              for i in session.get_inputs()}
+    outputs = {o.name: OutputInfo(shape(o.shape), "values")
+               for o in session.get_outputs()}
+    fixed = session.get_inputs()[0].shape[0]
+    return ModelInfo(name=Path(path).stem, inputs=inputs, outputs=outputs,
+                     batch=str(fixed) if isinstance(fixed, int) else "dynamic")
+
+
+# ---- writing ----------------------------------------------------------------------------------
+
+def read_data_json(path: Path) -> dict:
+    """A run's data.json (what it says of labels, scale, statistics and outputs), checked;
+    {} when there is none."""
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise SpecError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: expected a JSON object")
+    if data.get("output") not in (None, *OUTPUT_KINDS):
+        raise SpecError(f"{path}: `output` must be one of {', '.join(OUTPUT_KINDS)}, "
+                        f"got {data['output']!r}")
+    norm = data.get("normalize")
+    if norm is not None and not (isinstance(norm, dict) and {"mean", "std"} <= set(norm)):
+        raise SpecError(f"{path}: `normalize` must be null or {{\"mean\": [...], \"std\": [...]}}")
+    if not isinstance(data.get("scale", 1.0) or 1.0, (int, float)):
+        raise SpecError(f"{path}: `scale` must be a number, got {data['scale']!r}")
+    return data
+
+
+def fixed_dims(proto, spec: Spec, fixed_batch: int | None) -> set[str]:
+    """The symbolic dims the exported graph holds at a fixed size (traced away)."""
+    fixed = set()
+    shapes = {i.name: i.type.tensor_type.shape.dim for i in proto.graph.input}
+    for name, inp in spec.inputs.items():
+        dims = shapes[name]
+        for k, d in enumerate(inp.shape):
+            if isinstance(d, str) and not dims[k + 1].dim_param:
+                fixed.add(d)
+        if fixed_batch is None and not dims[0].dim_param:
+            fixed.add("batch")
+    return fixed
+
+
+def model_info(src, fixed_batch: int | None, fixed: dict[str, int]) -> ModelInfo:
+    """The metadata to store: shapes (fixed dims substituted), labels, statistics, kinds.
+    `src` is an export Source: its spec, its run's data.json and a description."""
+    from netspec.report import check
+
+    spec, data = src.spec, src.data
+    graph = check(spec, None, fixed).graph
+    kinds = _output_kinds(src, graph)
+    labels = data.get("labels")
+    return ModelInfo(
+        name=spec.name,
+        inputs={n: InputInfo(tuple(fixed.get(d, d) for d in i.shape), i.dtype, tuple(i.shape))
+                for n, i in spec.inputs.items()},
+        outputs={o: OutputInfo(tuple(graph.nodes[n].shape), kinds[o])
+                 for o, n in graph.outputs.items()},
+        labels=None if labels is None else tuple(str(x) for x in labels),
+        scale=float(data.get("scale") or 1.0), normalize=data.get("normalize"),
+        task=data.get("task") or ("classification" if any(k in CLASS_KINDS for k in
+                                                          kinds.values()) else "regression"),
+        batch="dynamic" if fixed_batch is None else str(fixed_batch),
+        resample=RESAMPLE.get(str(data.get("name")), "bilinear"),
+        fixed_dims=fixed, spec=spec.source, source=src.description,
+        netspec_version=__version__)
+
+
+def _output_kinds(src, graph) -> dict[str, str]:
+    """What each output holds: the run's data.json says it for the trained output; without a
+    run, a final softmax/log_softmax, else the spec's train.loss, else logits for a vector."""
+    train = src.spec.train if isinstance(src.spec.train, dict) else {}
+    names = list(graph.outputs)
+    primary = train.get("output") if train.get("output") in names else names[0]
+    loss = train.get("loss")
+    loss = next(iter(loss), None) if isinstance(loss, dict) else loss
+    kinds = {}
+    for out, node_name in graph.outputs.items():
+        node = graph.nodes[node_name]
+        kind = FINAL_KIND_OUTPUT.get(node.kind, "values")
+        if out == primary:
+            if src.data.get("output"):
+                kind = src.data["output"]
+            elif kind == "values":
+                kind = _loss_expects(loss) or ("logits" if len(node.shape) == 1 else "values")
+        kinds[out] = kind
+    return kinds
+
+
+def _loss_expects(loss: Any) -> str | None:
+    """What the loss registry says loss `loss` wants the network to output."""
+    from netspec.training.losses import LOSSES
+
+    return LOSSES[loss].meta.get("expects") if isinstance(loss, str) and loss in LOSSES else None

@@ -1,0 +1,1 @@
+"""Drawing: the layout (torch- and graphviz-free) and its graphviz rendering."""

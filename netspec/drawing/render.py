@@ -1,0 +1,239 @@
+"""Drawing: the shape-annotated graph as a graphviz diagram (DESIGN §7). Never imports torch.
+
+What a diagram shows, from the expanded graph of `check`:
+
+- one box per layer: its name, kind, key arguments (those not at their default) and params,
+  filled by the layer's family; a layer that keeps its input's shape and decorates the layer
+  above (norm, activation, dropout: conv → batchnorm → relu) joins that layer's box as a row;
+- blocks, repeats and parallels as labelled clusters; a repeated entry is folded into its first
+  copy and marked `×N` (`expand=True` draws every copy); with `depth`, blocks nested deeper
+  than `depth` fold into one box each, as `check --depth` folds its table;
+- the shape each edge carries, the input(s) and outputs as dark boxes, and a title with totals.
+
+The layout (boxes, clusters, edges, folding, wrapping) is `netspec.draw_layout`; this module
+turns it into graphviz and writes the file.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from netspec.report import Report, check, human
+from netspec.drawing.layout import (ACCENT, OUT, WRAP, Box, Cluster, Diagram, cluster_tree, folds,
+                          group_title, layout, wrap_points)
+from netspec.errors import SetupError
+from netspec.graph.ir import Graph, Group
+from netspec.kinds import Shape, fmt_shape
+from netspec.lang import as_spec
+
+if TYPE_CHECKING:
+    import graphviz
+
+FORMATS = ("svg", "png", "pdf", "dot")
+RANKDIRS = ("TB", "LR")
+
+FAMILY_COLOURS = {            # fills by layer family; merges in a strong colour to stand out
+    "conv": "#aed6f1", "pool": "#a9dfbf", "norm": "#f9e79f", "activation": "#fad7a0",
+    "linear": "#d7bde2", "recurrent": "#f5b7b1", "merge": "#f0965a", "shape": "#d5dbdb",
+    "regularization": "#eaeded", "other": "#ffffff", "block": "#d6eaf8",
+}
+INK, PALE = "#2c3e50", "#7f8c8d"
+
+
+class GraphvizMissing(SetupError):
+    """The `dot` program is needed for this format and is not installed. Exit status 1."""
+
+
+# ---- from boxes to graphviz ------------------------------------------------------------------
+
+def to_graphviz(report: Report, *, depth: int | None = None, expand: bool = False,
+                rankdir: str = "TB", shapes: bool = True,
+                columns: int | None = None) -> "graphviz.Digraph":
+    """The diagram of a checked spec as a `graphviz.Digraph` (its `.source` is the DOT).
+
+    A long network is wrapped into `columns` side by side (rows with "LR") at top-level
+    points where one layer feeds all that follows; None: by the depth in boxes (WRAP).
+    """
+    import graphviz
+
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
+    diagram = layout(report.graph, depth, expand)
+    graph, font = report.graph, "Helvetica"
+    dot = graphviz.Digraph(
+        report.name,
+        graph_attr={"rankdir": rankdir, "fontname": font, "labelloc": "t", "newrank": "true",
+                    "nodesep": "0.2", "ranksep": "0.3", "pad": "0.3",
+                    "label": _title(report, diagram, expand)},
+        node_attr={"shape": "plain", "fontname": font, "fontsize": "11", "fontcolor": INK},
+        edge_attr={"fontname": font, "fontsize": "9", "fontcolor": PALE, "color": "#566573",
+                   "arrowsize": "0.6"})
+    for name, inp in graph.inputs.items():
+        dot.node(_node_id(name, graph), _terminal(name, inp.shape))
+    _emit(dot, cluster_tree(diagram), diagram, expand, 0, across=rankdir == "TB")
+    for out, node in graph.outputs.items():
+        dot.node(_node_id(OUT + out, graph), _terminal(out, graph.shape_of(node)))
+    wraps, junctions = wrap_points(diagram, columns, *WRAP[rankdir]), set()
+    for (tail, head), shape in diagram.edges.items():
+        label = {"label": " " + fmt_shape(shape)} if shapes else {}
+        start = _node_id(tail, graph)
+        if tail in wraps:     # the next column starts at a junction: one unconstrained edge
+            start = "wrap/" + tail
+            if start not in junctions:
+                junctions.add(start)
+                dot.node(start, "", shape="circle", width="0.12", style="filled",
+                         fillcolor=INK, color=INK)
+                dot.edge(_node_id(tail, graph), start, constraint="false", style="dashed",
+                         **label)
+        dot.edge(start, _node_id(head, graph), **label)
+    return dot
+
+
+def _node_id(key: str, graph: Graph) -> str:
+    if key.startswith(OUT):
+        return "output/" + key[len(OUT):]
+    return ("input/" if key in graph.inputs else "layer/") + key
+
+
+def _emit(dot, cluster: Cluster, diagram: Diagram, expand: bool, level: int,
+          across: bool) -> None:
+    for item in cluster.items:
+        if isinstance(item, Box):
+            tooltip = r"\n".join(f"{r.name}  {fmt_shape(r.shape)}" for r in item.rows)
+            dot.node(_node_id(item.key, diagram.graph), _box_label(item, expand, across),
+                     tooltip=tooltip)
+            continue
+        name, parent = item.group.name, cluster.group
+        labels = []
+        while True:           # a block holding nothing but one block: one cluster, two titles
+            labels.append(_cluster_label(item.group, parent, diagram, expand, not labels))
+            if len(item.items) != 1 or not isinstance(item.items[0], Cluster):
+                break
+            parent, item = item.group, item.items[0]
+        folded = folds(item.group, expand)
+        with dot.subgraph(name="cluster_" + name) as sub:
+            sub.attr(label="<" + '<br align="left"/>'.join(labels) + '<br align="left"/>>',
+                     labeljust="l", fontsize="11",
+                     style="rounded,filled" + (",bold" if folded else ""),
+                     fillcolor="#f2f4f4" if level % 2 == 0 else "#fbfcfc",
+                     color=ACCENT if folded else "#95a5a6", penwidth="1.5" if folded else "1")
+            _emit(sub, item, diagram, expand, level + 1, across)
+
+
+def _relative(name: str, parent: Group | None, expand: bool) -> str:
+    """A name as drawn inside `parent`'s cluster: without the cluster's own prefix."""
+    if parent is None:
+        return name
+    prefix = parent.name + (".0." if folds(parent, expand) else ".")
+    return name[len(prefix):] if name.startswith(prefix) else name
+
+
+def _cluster_label(g: Group, parent: Group | None, diagram: Diagram, expand: bool,
+                   with_params: bool = True) -> str:
+    params = diagram.group_params.get(g.name, 0)      # a repeat's: all its copies
+    extra = f'  <font color="{PALE}" point-size="9">{human(params)} params</font>' \
+        if params and with_params else ""
+    name = html.escape(_relative(g.name, parent, expand))
+    return f"<b>{name}</b>  {group_title(g, folds(g, expand), 14)}{extra}"
+
+
+def _box_label(box: Box, expand: bool, across: bool) -> str:
+    """An HTML table: per layer its kind and arguments, name and params, on its family's
+    colour; `across` puts stacked layers side by side (top-to-bottom diagrams stay short)."""
+    parent = box.clusters[-1] if box.clusters else None
+    small = f'<font color="{PALE}" point-size="9">'
+    cells = []
+    for i, row in enumerate(box.rows):
+        name = _relative(box.shown if (box.shown and i == 0) else row.name, parent, expand)
+        text = row.text + (f' <font color="{ACCENT}"><b>×{box.repeat}</b></font>'
+                           if i == 0 and box.repeat > 1 else "")
+        params = f'<font point-size="9">{human(row.params)}</font>' if row.params else ""
+        cells.append((f'bgcolor="{FAMILY_COLOURS.get(row.family, "#ffffff")}"',
+                      f"{small}{html.escape(name)}</font>", text, params))
+    if across:
+        rows = ["".join(f'<td {c} align="left">{text}</td>' for c, _, text, _ in cells),
+                "".join(f'<td {c} align="left">{name}  {params}</td>'
+                        for c, name, _, params in cells)]
+    else:
+        rows = [f'<td {c} align="left">{name}</td><td {c} align="left">{text}</td>'
+                f'<td {c} align="right">{params}</td>' for c, name, text, params in cells]
+    if len(box.copies) < box.expected:
+        rows.append(f'<td colspan="{len(cells) if across else 3}">{small}<i>in '
+                    f'{len(box.copies)} of {box.expected} copies</i></font></td>')
+    border = "2" if box.folded is not None else "1"
+    return (f'<<table border="{border}" cellborder="0" cellspacing="0" cellpadding="3" '
+            f'color="{INK}">' + "".join(f"<tr>{r}</tr>" for r in rows) + "</table>>")
+
+
+def _terminal(name: str, shape: Shape) -> str:
+    return (f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="5" '
+            f'bgcolor="{INK}"><tr><td><font color="white"><b>{html.escape(name)}</b> '
+            f'{html.escape(fmt_shape(shape))}</font></td></tr></table>>')
+
+
+def _title(report: Report, diagram: Diagram, expand: bool) -> str:
+    """The name, the totals, and a legend of the colours drawn."""
+    families = list(dict.fromkeys(row.family for box in diagram.boxes.values()
+                                  for row in box.rows))
+    legend = "   ".join(f'<font color="{FAMILY_COLOURS.get(f, "#ffffff")}" point-size="14">'
+                       f'■</font> {f}' for f in families)
+    if any(b.repeat > 1 or any(folds(g, expand) for g in b.clusters)
+           for b in diagram.boxes.values()):
+        legend += f'   <font color="{ACCENT}"><b>×N</b></font> one copy of a repeat drawn'
+    per = " per step" if any(isinstance(d, str) for n in report.graph for d in n.shape) else ""
+    totals = (f"{human(report.params)} params · {human(report.macs)} MACs{per} · "
+              f"{len(report.graph.nodes)} layers")
+    return (f'<<font point-size="18"><b>{html.escape(report.name)}</b></font><br/>{totals}'
+            f'<br/><font point-size="10">{legend}</font><br/><font point-size="6"> </font>>')
+
+
+# ---- the API ---------------------------------------------------------------------------------
+
+def draw(spec, path, *, depth: int | None = None, expand: bool = False, rankdir: str = "TB",
+         shapes: bool = True, columns: int | None = None) -> Path:
+    """Draw the network of `spec` (a Spec, a path or YAML text) to `path`; the suffix picks
+    the format: .svg, .png, .pdf or .dot. Returns the path written.
+
+    depth: fold blocks nested deeper than `depth` into one box each (as `check --depth`);
+    expand: draw every copy of a repeated entry instead of one marked ×N;
+    rankdir: "TB" (top to bottom) or "LR"; shapes: label edges with the shapes they carry;
+    columns: wrap into this many columns (rows with "LR"); None: deep networks wrap by
+    themselves, 1: never.
+    Raises SpecError for a wrong spec (the same located error as `check`), GraphvizMissing
+    (a SetupError) when the format needs Graphviz's `dot` and it is not installed: the .dot
+    file is written next to `path` then.
+    """
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise ValueError(f"cannot draw to {path.name!r}: the suffix picks the format, one of "
+                         f"{', '.join('.' + f for f in FORMATS)}")
+    dot = to_graphviz(check(as_spec(spec)), depth=depth, expand=expand, rankdir=rankdir,
+                      shapes=shapes, columns=columns)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "dot":
+        path.write_text(dot.source, encoding="utf-8")
+        return path
+    path.write_bytes(_render(dot, path, fmt))
+    return path
+
+
+def _render(dot: "graphviz.Digraph", path: Path, fmt: str) -> bytes:
+    import graphviz
+
+    try:
+        return dot.pipe(format=fmt)
+    except graphviz.ExecutableNotFound:
+        fallback = path.with_suffix(".dot")
+        fallback.write_text(dot.source, encoding="utf-8")
+        raise GraphvizMissing(
+            f"drawing {path.name} needs Graphviz's `dot` program, which is not installed; "
+            f"wrote {fallback} instead",
+            hint=f"install Graphviz (`apt-get install graphviz`, `brew install graphviz` or "
+                 f"`conda install -c conda-forge graphviz`) and run again, or render the "
+                 f".dot elsewhere: `dot -T{fmt} {fallback} -o {path}`") from None
+
+
+__all__ = ["draw", "layout", "to_graphviz", "Diagram", "Box", "GraphvizMissing", "FORMATS"]

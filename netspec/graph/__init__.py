@@ -1,0 +1,3 @@
+"""The expanded graph: netspec's own DAG (the IR), block expansion and shape inference.
+
+Never imports torch."""

@@ -1,0 +1,132 @@
+"""Activations. All keep the shape; only `prelu` has parameters."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from netspec.kinds.base import (Args, Bool, Float, Int, LayerKind, ShapeError, channels, fmt_shape, layer,
+                   register)
+
+
+def _same(ins, a):
+    return ins[0]
+
+
+def _simple(name: str, torch_name: str, doc: str, aliases: tuple[str, ...] = ()) -> None:
+    """An argument-free activation that maps to torch.nn.<torch_name>()."""
+
+    def build(ins, a):
+        from torch import nn
+
+        return getattr(nn, torch_name)()
+
+    register(LayerKind(name=name, args=Args, shape=_same, build=build, family="activation",
+                       doc=doc, aliases=aliases))
+
+
+_simple("relu", "ReLU", "max(0, x), as torch.nn.ReLU.")
+_simple("relu6", "ReLU6", "min(max(0, x), 6), as torch.nn.ReLU6.")
+_simple("sigmoid", "Sigmoid", "1 / (1 + exp(-x)), as torch.nn.Sigmoid.")
+_simple("hardsigmoid", "Hardsigmoid", "Piecewise-linear sigmoid, as torch.nn.Hardsigmoid.")
+_simple("tanh", "Tanh", "Hyperbolic tangent, as torch.nn.Tanh.")
+_simple("silu", "SiLU", "x * sigmoid(x), as torch.nn.SiLU; `swish` is the same.", ("swish",))
+_simple("hardswish", "Hardswish", "x * hardsigmoid(x), as torch.nn.Hardswish.")
+_simple("mish", "Mish", "x * tanh(softplus(x)), as torch.nn.Mish.")
+
+
+class LeakyArgs(Args):
+    slope: Float = 0.01
+
+
+@layer("leaky_relu", LeakyArgs, main="slope", family="activation")
+class LeakyReLU:
+    """max(0, x) + slope * min(0, x), as torch.nn.LeakyReLU(negative_slope=slope)."""
+
+    shape = _same
+
+    def build(ins, a):
+        from torch import nn
+
+        return nn.LeakyReLU(a.slope)
+
+
+class PReLUArgs(Args):
+    channels: Bool = False
+    init: Float = 0.25
+
+
+@layer("prelu", PReLUArgs, family="activation")
+class PReLU:
+    """Leaky ReLU with a learned slope, as torch.nn.PReLU: one parameter, or one per channel
+    with `channels: true`."""
+
+    shape = _same
+
+    def params(ins, a):
+        return channels(ins, "prelu") if a.channels else 1
+
+    def build(ins, a):
+        from torch import nn
+
+        return nn.PReLU(ins[0][0] if a.channels else 1, init=a.init)
+
+
+class EluArgs(Args):
+    alpha: Float = 1.0
+
+
+@layer("elu", EluArgs, main="alpha", family="activation")
+class ELU:
+    """x if x > 0 else alpha * (exp(x) - 1), as torch.nn.ELU."""
+
+    shape = _same
+
+    def build(ins, a):
+        from torch import nn
+
+        return nn.ELU(a.alpha)
+
+
+class GeluArgs(Args):
+    approximate: Literal["none", "tanh"] = "none"
+
+
+@layer("gelu", GeluArgs, family="activation")
+class GELU:
+    """Gaussian error linear unit, as torch.nn.GELU."""
+
+    shape = _same
+
+    def build(ins, a):
+        from torch import nn
+
+        return nn.GELU(a.approximate)
+
+
+class SoftmaxArgs(Args):
+    dim: Int = 1
+
+
+def _softmax_shape(ins, a: SoftmaxArgs):
+    rank = len(ins[0]) + 1          # dims count the batch as 0, as torch does
+    if not -rank <= a.dim < rank or a.dim % rank == 0:
+        raise ShapeError(f"has dim {a.dim}, outside the sample dims 1..{rank - 1} of "
+                         f"{fmt_shape(ins[0])} (dims count the batch as 0)",
+                         hint="dim 1 is the first dim after the batch; -1 the last")
+    return ins[0]
+
+
+def _softmax(torch_name: str):
+    def build(ins, a):
+        from torch import nn
+
+        return getattr(nn, torch_name)(dim=a.dim)
+    return build
+
+
+register(LayerKind(name="softmax", args=SoftmaxArgs, shape=_softmax_shape, main="dim",
+                   build=_softmax("Softmax"), family="activation",
+                   doc="exp(x) / sum(exp(x)) along `dim` (default 1), as torch.nn.Softmax."))
+register(LayerKind(name="log_softmax", args=SoftmaxArgs, shape=_softmax_shape, main="dim",
+                   build=_softmax("LogSoftmax"), family="activation",
+                   doc="log(softmax(x)) along `dim` (default 1), as torch.nn.LogSoftmax."))

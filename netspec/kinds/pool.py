@@ -1,0 +1,130 @@
+"""Pooling: `maxpool`, `avgpool`, `global_avgpool`, `adaptive_avgpool`."""
+
+from __future__ import annotations
+
+from pydantic import model_validator
+
+from netspec.kinds.base import (Args, Bool, Int, IntOrInts, ShapeError, Window, axis_names, channels, layer,
+                   spatial_rank, tuple_n, windows_out)
+
+
+class PoolArgs(Args):
+    kernel: IntOrInts
+    stride: IntOrInts | None = None     # None: the kernel, as torch
+    padding: IntOrInts = 0
+    ceil_mode: Bool = False
+
+
+class AvgPoolArgs(PoolArgs):
+    count_include_pad: Bool = True
+
+
+def _windows(ins, a: PoolArgs, kind: str) -> list[Window]:
+    n = spatial_rank(ins, kind)
+    k = tuple_n(a.kernel, n, "kernel")
+    s = tuple_n(a.stride if a.stride is not None else a.kernel, n, "stride")
+    p = tuple_n(a.padding, n, "padding")
+    for ki, pi in zip(k, p):
+        if pi > ki // 2:
+            raise ShapeError(f"has padding {pi}, more than half its kernel {ki}",
+                             hint=f"torch allows pool padding up to kernel // 2 = {ki // 2}")
+    if min(k + s) < 1:
+        raise ShapeError("needs kernel and stride of at least 1")
+    if min(p) < 0:
+        raise ShapeError(f"has padding {a.padding}; padding must be at least 0")
+    return [Window(ki, si, pi, 1, a.ceil_mode) for ki, si, pi in zip(k, s, p)]
+
+
+def _pool_shape(kind: str):
+    def shape(ins, a: PoolArgs):
+        return (ins[0][0], *windows_out(ins[0][1:], _windows(ins, a, kind)))
+    return shape
+
+
+def _pool_explain(kind: str):
+    def explain(ins, a: PoolArgs):
+        ws = _windows(ins, a, kind)
+        return [w.formula(x, ax) for x, w, ax in zip(ins[0][1:], ws, axis_names(len(ws)))]
+    return explain
+
+
+def _pool_build(kind: str):
+    def build(ins, a):
+        from torch import nn
+
+        ws = _windows(ins, a, kind)
+        k = tuple(w.kernel for w in ws)
+        s = tuple(w.stride for w in ws)
+        p = tuple(w.padding for w in ws)
+        if kind == "maxpool":
+            cls = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)[len(ws) - 1]
+            return cls(k, s, p, ceil_mode=a.ceil_mode)
+        cls = (nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)[len(ws) - 1]
+        return cls(k, s, p, ceil_mode=a.ceil_mode, count_include_pad=a.count_include_pad)
+    return build
+
+
+@layer("maxpool", PoolArgs, main="kernel", family="pool")
+class MaxPool:
+    """Max pooling, as torch.nn.MaxPool1d/2d/3d (stride defaults to the kernel).
+
+    Shape: [C, *S] -> [C, *S'], S'_i = floor((S_i + 2*P_i - (K_i-1) - 1)/St_i) + 1,
+    ceil with ceil_mode (a last window starting in the padding is dropped).
+    """
+
+    shape = _pool_shape("maxpool")
+    explain = _pool_explain("maxpool")
+    build = _pool_build("maxpool")
+
+
+@layer("avgpool", AvgPoolArgs, main="kernel", family="pool")
+class AvgPool:
+    """Average pooling, as torch.nn.AvgPool1d/2d/3d; the same shape rule as maxpool."""
+
+    shape = _pool_shape("avgpool")
+    explain = _pool_explain("avgpool")
+    build = _pool_build("avgpool")
+
+
+@layer("global_avgpool", family="pool")
+class GlobalAvgPool:
+    """Mean over all spatial dims: [C, *S] -> [C] (adaptive average pool to 1, flattened)."""
+
+    def shape(ins, a):
+        spatial_rank(ins, "global_avgpool")
+        return (channels(ins, "global_avgpool"),)
+
+    def build(ins, a):
+        from netspec.kinds.modules import GlobalAvgPool
+
+        return GlobalAvgPool(spatial_rank(ins, "global_avgpool"))
+
+
+class AdaptiveArgs(Args):
+    size: IntOrInts
+
+    @model_validator(mode="after")
+    def _positive(self):
+        sizes = self.size if isinstance(self.size, tuple) else (self.size,)
+        if min(sizes) < 1:
+            raise ValueError("size must be at least 1")
+        return self
+
+
+@layer("adaptive_avgpool", AdaptiveArgs, main="size", family="pool")
+class AdaptiveAvgPool:
+    """Average pooling to a fixed output size, as torch.nn.AdaptiveAvgPool1d/2d/3d.
+
+    Shape: [C, *S] -> [C, *size].
+    """
+
+    def shape(ins, a: AdaptiveArgs):
+        n = spatial_rank(ins, "adaptive_avgpool")
+        return (ins[0][0], *tuple_n(a.size, n, "size"))
+
+    def build(ins, a: AdaptiveArgs):
+        from torch import nn
+
+        n = spatial_rank(ins, "adaptive_avgpool")
+        cls = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d)[n - 1]
+        return cls(tuple_n(a.size, n, "size"))

@@ -1,0 +1,175 @@
+"""The validated, frozen spec objects (pydantic v2).
+
+    Spec            the whole file: inputs, blocks, layers, outputs, init, train (raw)
+    InputSpec       one input: shape without the batch dim, dtype
+    BlockDef        a user or built-in block: params (None = required) and its layers
+    Entry           one layer entry: kind, raw arguments, id/from/repeat/if/init
+
+A kind's arguments stay raw (as written, `$refs` included) until block expansion substitutes
+and validates them with the kind's own argument model.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from netspec.errors import Location
+
+INIT_SCHEMES = ("auto", "kaiming", "xavier", "xavier_uniform", "normal", "default")
+META_KEYS = ("id", "from", "repeat", "if", "init")
+BROKEN = "<error>"      # the kind of an entry that failed to parse (already reported)
+ID_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$|^(?![0-9]+$)[A-Za-z0-9_\-]+$")
+
+InitScheme = Literal["auto", "kaiming", "xavier", "xavier_uniform", "normal", "default"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True,
+                              populate_by_name=True, defer_build=True)
+
+
+def _dim(v: Any) -> Any:
+    if isinstance(v, bool) or not isinstance(v, (int, str)):
+        raise ValueError(f"a dim is a positive integer or a symbolic name like `seq`, got {v!r}")
+    if isinstance(v, int) and not 1 <= v <= 10**9:
+        raise ValueError(f"a dim must be between 1 and 10^9, got {v}")
+    if isinstance(v, str) and not v.isidentifier():
+        raise ValueError(f"a symbolic dim must be a name like `seq`, got {v!r}")
+    return v
+
+
+Dim = Annotated[int | str, BeforeValidator(_dim)]
+
+
+class InputSpec(Frozen):
+    shape: tuple[Dim, ...]
+    dtype: Literal["float", "long"] = "float"
+
+    @field_validator("shape", mode="before")
+    @classmethod
+    def _list(cls, v: Any) -> Any:
+        if not isinstance(v, (list, tuple)) or not v:
+            raise ValueError(f"an input shape is a non-empty list like [3, 224, 224] or "
+                             f"[seq, 16], got {v!r}")
+        if len(v) > 8:
+            raise ValueError(f"an input of rank {len(v)} is beyond what netspec supports (≤ 8)")
+        return v
+
+
+def _check_id(v: Any) -> Any:
+    if not isinstance(v, str) or isinstance(v, bool):
+        raise ValueError(f"an id is a name, got {v!r}")
+    if "." in v:
+        raise ValueError(f"an id contains no `.` (dots join the names of nested blocks): {v!r}")
+    if v.isdigit():
+        raise ValueError(f"an id is not all digits (those name entries by position): {v!r}")
+    if v == "input":
+        raise ValueError("`input` is reserved for the input of the network or block")
+    if not ID_PATTERN.match(v):
+        raise ValueError(f"an id uses letters, digits, `_` and `-`: {v!r}")
+    return v
+
+
+Id = Annotated[str, BeforeValidator(_check_id)]
+
+
+def _is_ref(v: Any) -> bool:
+    return isinstance(v, str) and v.startswith("$")
+
+
+def _repeat(v: Any) -> Any:
+    if _is_ref(v):
+        return v
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise ValueError(f"`repeat` is a count (1 or more), got {v!r}")
+    if not 1 <= v <= 100_000:
+        raise ValueError(f"`repeat` must be between 1 and 100000, got {v}")
+    return v
+
+
+def _condition(v: Any) -> Any:
+    if isinstance(v, bool) or _is_ref(v):
+        return v
+    raise ValueError(f"`if` takes true, false or an expression `$(...)`, got {v!r}")
+
+
+def _sources(v: Any) -> Any:
+    if isinstance(v, str):
+        return (v,)
+    if isinstance(v, (list, tuple)) and v and all(isinstance(x, str) for x in v):
+        return tuple(v)
+    if isinstance(v, int) or (isinstance(v, (list, tuple)) and any(isinstance(x, int) for x in v)):
+        raise ValueError(f"`from` names ids, not positions, got {v!r}; give the entries it "
+                         f"reads an `id:`")
+    raise ValueError(f"`from` names an id, `input`, or a list of them, got {v!r}")
+
+
+class Entry(Frozen):
+    """One layer entry as written. `kind` is a layer kind, a block, or `parallel`."""
+
+    kind: str
+    args: Any = None
+    id: Id | None = None
+    from_: Annotated[tuple[str, ...] | None, BeforeValidator(_sources)] = Field(None, alias="from")
+    repeat: Annotated[int | str | None, BeforeValidator(_repeat)] = None
+    if_: Annotated[bool | str | None, BeforeValidator(_condition)] = Field(None, alias="if")
+    init: InitScheme | None = None
+    index: int = 0                          # position in its list: its name when it has no id
+    loc: Location | None = None             # where the entry starts
+    kind_loc: Location | None = None        # where the kind is written
+    raw: Any = Field(None, exclude=True)    # the YAML node, for locating argument errors
+
+
+class Parallel(Frozen):
+    """The arguments of a `parallel` entry, its branches already parsed."""
+
+    merge: Literal["concat", "add", "mul"] = "concat"
+    dim: int = 1
+    branches: tuple[tuple[Entry, ...], ...]
+
+
+class BlockDef(Frozen):
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    layers: tuple[Entry, ...]
+    doc: str = ""
+    loc: Location | None = None
+
+
+class Spec(Frozen):
+    """A validated spec. `train` stays raw here: the train schema is built when training."""
+
+    name: str
+    inputs: dict[str, InputSpec]
+    blocks: dict[str, BlockDef] = Field(default_factory=dict)
+    layers: tuple[Entry, ...]
+    outputs: tuple[str, ...] | None = None
+    init: InitScheme = "auto"
+    train: Any = None
+    path: str | None = None
+    source: str | None = Field(None, exclude=True, repr=False)   # the YAML text, for run dirs
+    raw: Any = Field(None, exclude=True, repr=False)
+
+    @property
+    def single_input(self) -> bool:
+        return list(self.inputs) == ["input"]
+
+
+class TopLevel(Frozen):
+    """The top-level keys of a spec file, before entries are parsed."""
+
+    name: str | None = None
+    input: Any = None
+    inputs: dict[str, Any] | None = None
+    blocks: dict[str, Any] | None = None
+    layers: list[Any] | None = None
+    outputs: Annotated[tuple[str, ...] | None, BeforeValidator(
+        lambda v: (v,) if isinstance(v, str) else v)] = None
+    include: Annotated[tuple[str, ...], BeforeValidator(
+        lambda v: () if v is None else (v,) if isinstance(v, str) else v)] = ()
+    init: InitScheme = "auto"
+    train: dict[str, Any] | None = None
+    description: str | None = None

@@ -1,0 +1,169 @@
+"""Checkpoints: safetensors (no pickle) with their JSON state, written atomically, verified when
+read.
+
+A run keeps three checkpoint files, each written in one step (temp file, fsync, os.replace),
+so a crash leaves the old file or the new one, never a mix:
+
+    best.safetensors        the best epoch's weights: a plain state_dict (what export loads)
+    last.safetensors        the newest weights, also a plain state_dict
+    last.state.safetensors  everything a resume needs, in one file: the weights, optimizer
+                            tensors (`@optimizer.<i>.<name>`) and generator states (`@rng.*`)
+
+Each file's header metadata holds `netspec` (the JSON state: epoch, step, optimizer
+hyper-parameters, schedule, early stopping, history) and `sha256` (of the tensor data), which
+`read` checks: a truncated or altered file is a clear error, not a crash in the middle of a
+resume. A readable copy of the state sits beside best and last (`best.json`, `last.json`).
+The resume file is written first; a crash before `last.safetensors` follows leaves that one a
+checkpoint behind, which costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from netspec.errors import Location, SpecError
+
+STATE_PREFIX = "@"
+FORMAT = 1
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | str, durable: bool = True) -> None:
+    """Write `data` to `path` so that readers see the old content or the new, never a mix;
+    `durable` also waits until the data is on disk (fsync) before the rename, as checkpoints
+    need; readable copies and logs skip that wait."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    with open(tmp, "wb") as f:
+        f.write(raw)
+        if durable:
+            f.flush()
+            os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_json(path: str | os.PathLike, value: Any, durable: bool = True) -> None:
+    atomic_write(path, json.dumps(value, indent=2, allow_nan=True) + "\n", durable)
+
+
+def write(path: str | os.PathLike, tensors: dict[str, torch.Tensor], state: dict,
+          json_copy: bool = True) -> None:
+    """Save `tensors` with `state` (JSON-able) as one verified safetensors file, and (with
+    `json_copy`) `state` as `<path without .safetensors>.json` beside it."""
+    from safetensors.torch import save
+
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    plain = save(tensors)
+    digest = hashlib.sha256(_payload(plain)).hexdigest()
+    meta = {"netspec": json.dumps(state, allow_nan=True), "sha256": digest,
+            "format": str(FORMAT)}
+    atomic_write(path, save(tensors, metadata=meta))
+    if json_copy:
+        atomic_json(Path(path).with_suffix(".json"), state, durable=False)
+
+
+def read(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    """(tensors, state) of a checkpoint written by `write`; a missing, truncated or altered
+    file raises a SpecError naming it."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    path = Path(path)
+    where = Location(str(path), 1, 1)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise SpecError(f"checkpoint {path.name} is missing", where,
+                        hint="the run saved no checkpoint yet (it stopped in its first epoch?)"
+                        "; start a new run instead of resuming") from None
+    except OSError as e:
+        raise SpecError(f"cannot read checkpoint: {e}", where) from None
+    damaged = "hint: the file was truncated or altered (a crash during a copy?)"
+    try:
+        header = _header(raw)
+        meta = header.get("__metadata__") or {}
+        tensors = load(raw)
+    except (SafetensorError, ValueError, KeyError, json.JSONDecodeError) as e:
+        raise SpecError(f"checkpoint {path.name} is damaged: {e}", where,
+                        hint=damaged.removeprefix("hint: ")) from None
+    if "sha256" not in meta or "netspec" not in meta:
+        raise SpecError(f"{path.name} is not a netspec checkpoint (no state in its header)",
+                        where, hint="resume from a run directory netspec wrote")
+    if hashlib.sha256(_payload(raw)).hexdigest() != meta["sha256"]:
+        raise SpecError(f"checkpoint {path.name} is damaged: its data does not match the "
+                        f"checksum in its header", where, hint=damaged.removeprefix("hint: "))
+    return tensors, json.loads(meta["netspec"])
+
+
+def _header(raw: bytes) -> dict:
+    if len(raw) < 8:
+        raise ValueError(f"the file has {len(raw)} bytes, too few for a safetensors header")
+    n = int.from_bytes(raw[:8], "little")
+    if n > len(raw) - 8:
+        raise ValueError("the header is cut off")
+    return json.loads(raw[8:8 + n])
+
+
+def _payload(raw: bytes) -> memoryview:
+    n = int.from_bytes(raw[:8], "little")
+    return memoryview(raw)[8 + n:]
+
+
+# ---- what goes in: model, optimizer, generators --------------------------------------------
+
+def model_tensors(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The model's state_dict part of a checkpoint's tensors."""
+    return {k: v for k, v in tensors.items() if not k.startswith(STATE_PREFIX)}
+
+
+def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
+    """The optimizer's state_dict split into tensors and JSON (hyper-parameters, scalars)."""
+    sd = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for index, values in sd["state"].items():
+        for name, value in values.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{STATE_PREFIX}optimizer.{index}.{name}"] = value
+            else:
+                scalars.setdefault(str(index), {})[name] = value
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict, state: dict) -> None:
+    per: dict[int, dict] = {}
+    prefix = f"{STATE_PREFIX}optimizer."
+    for key, value in tensors.items():
+        if key.startswith(prefix):
+            index, name = key[len(prefix):].split(".", 1)
+            per.setdefault(int(index), {})[name] = value
+    for index, values in state["scalars"].items():
+        per.setdefault(int(index), {}).update(values)
+    optimizer.load_state_dict({"state": per, "param_groups": state["param_groups"]})
+
+
+def rng_tensors(generators: dict[str, torch.Generator]) -> dict[str, torch.Tensor]:
+    """Global torch (and CUDA) generator states, plus the named ones (augmentation)."""
+    out = {f"{STATE_PREFIX}rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            out[f"{STATE_PREFIX}rng.cuda.{i}"] = s
+    for name, g in generators.items():
+        out[f"{STATE_PREFIX}rng.{name}"] = g.get_state()
+    return out
+
+
+def load_rng(tensors: dict, generators: dict[str, torch.Generator]) -> None:
+    torch.set_rng_state(tensors[f"{STATE_PREFIX}rng.torch"])
+    cuda = sorted(k for k in tensors if k.startswith(f"{STATE_PREFIX}rng.cuda."))
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([tensors[k] for k in cuda])
+    for name, g in generators.items():
+        key = f"{STATE_PREFIX}rng.{name}"
+        if key in tensors:
+            g.set_state(tensors[key])

@@ -1,0 +1,139 @@
+"""Losses, one registry. Each loss says what the network's output must be (`expects`: logits,
+probabilities, log_probabilities or values) and which task it serves; `build_loss` returns
+`fn(output, target) -> scalar`, where target is class indices [B] (classification) or
+values [B, d] (regression).
+
+Mixed targets (mixup, cutmix) are handled by the loop for every loss alike:
+`lam * loss(out, y_a) + (1 - lam) * loss(out, y_b)`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+
+from netspec.kinds.base import Float
+from netspec.training.registry import Args, NoArgs, Registry
+
+LOSSES = Registry("loss")
+
+Unit = Annotated[Float, Field(ge=0, lt=1)]
+
+
+class CrossEntropyArgs(Args):
+    label_smoothing: Unit = 0.0
+
+
+class FocalArgs(Args):
+    gamma: Annotated[Float, Field(ge=0)] = 2.0
+
+
+class DiceArgs(Args):
+    smooth: Annotated[Float, Field(ge=0)] = 1.0
+
+
+class HuberArgs(Args):
+    delta: Annotated[Float, Field(gt=0)] = 1.0
+
+
+def _classes(fn):
+    """Class-index targets as float one-hot [B, K] (or [B, 1] for one output unit)."""
+    def wrapped(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if out.dim() >= 1 and out.shape[-1] == 1:
+            target = y.to(out.dtype).view(out.shape)
+        else:
+            target = F.one_hot(y, out.shape[-1]).to(out.dtype)
+        return fn(out, target)
+    return wrapped
+
+
+@LOSSES.add("cross_entropy", CrossEntropyArgs, main="label_smoothing", expects="logits",
+            task="classification")
+def cross_entropy(a: CrossEntropyArgs):
+    """Softmax cross-entropy over logits [B, K]; `label_smoothing` as in torch."""
+    return lambda out, y: F.cross_entropy(out, y, label_smoothing=a.label_smoothing)
+
+
+@LOSSES.add("nll", NoArgs, expects="log_probabilities", task="classification")
+def nll(a):
+    """Negative log-likelihood of log-probabilities (a network ending in log_softmax)."""
+    return F.nll_loss
+
+
+@LOSSES.add("bce", NoArgs, expects="probabilities", task="classification")
+def bce(a):
+    """Binary cross-entropy of probabilities (sigmoid outputs): one unit for two classes, or one
+    per class against one-hot targets."""
+    return _classes(F.binary_cross_entropy)
+
+
+@LOSSES.add("bce_logits", NoArgs, expects="logits", task="classification")
+def bce_logits(a):
+    """Binary cross-entropy on logits (the sigmoid inside, numerically stable)."""
+    return _classes(F.binary_cross_entropy_with_logits)
+
+
+@LOSSES.add("kl", CrossEntropyArgs, expects="log_probabilities", task="classification")
+def kl(a: CrossEntropyArgs):
+    """KL divergence of the (smoothed) one-hot target from log-probabilities, batch mean."""
+    def loss(out, y):
+        k = out.shape[-1]
+        target = F.one_hot(y, k).to(out.dtype) * (1 - a.label_smoothing) + a.label_smoothing / k
+        return F.kl_div(out, target, reduction="batchmean")
+    return loss
+
+
+@LOSSES.add("focal", FocalArgs, main="gamma", expects="logits", task="classification")
+def focal(a: FocalArgs):
+    """Focal loss (Lin et al., 2017): -(1 - p_t)^gamma log p_t, softmax over logits."""
+    def loss(out, y):
+        logp = F.log_softmax(out, dim=-1).gather(-1, y[:, None]).squeeze(-1)
+        return (-(1 - logp.exp()).pow(a.gamma) * logp).mean()
+    return loss
+
+
+@LOSSES.add("dice", DiceArgs, main="smooth", expects="logits", task="classification")
+def dice(a: DiceArgs):
+    """Soft Dice loss over softmax probabilities: 1 - mean_k (2|P∩Y| + s) / (|P| + |Y| + s)."""
+    def loss(out, y):
+        p = F.softmax(out, dim=-1)
+        t = F.one_hot(y, out.shape[-1]).to(p.dtype)
+        inter = (p * t).sum(0)
+        return 1 - ((2 * inter + a.smooth) / (p.sum(0) + t.sum(0) + a.smooth)).mean()
+    return loss
+
+
+def _values(fn):
+    def wrapped(out, y):
+        return fn(out, y.view(out.shape).to(out.dtype))
+    return wrapped
+
+
+@LOSSES.add("mse", NoArgs, expects="values", task="regression")
+def mse(a):
+    """Mean squared error."""
+    return _values(F.mse_loss)
+
+
+@LOSSES.add("mae", NoArgs, expects="values", task="regression")
+def mae(a):
+    """Mean absolute error (L1)."""
+    return _values(F.l1_loss)
+
+
+@LOSSES.add("huber", HuberArgs, main="delta", expects="values", task="regression")
+def huber(a: HuberArgs):
+    """Huber loss: quadratic within `delta`, linear beyond."""
+    return _values(lambda out, y: F.huber_loss(out, y, delta=a.delta))
+
+
+def build_loss(choice) -> Any:
+    return choice.entry.fn(choice.args)
+
+
+def expects(choice) -> str:
+    """What the loss wants the network to output (data.json's `output`)."""
+    return choice.entry.meta["expects"]

@@ -1,0 +1,160 @@
+"""One small registry type for every training concept: datasets, optimizers, schedules, losses,
+metrics, augmentations. Each entry is a name, a frozen pydantic argument model and a function;
+a YAML value `name`, `{name: scalar}` (the entry's main argument) or `{name: {args}}` becomes a
+:class:`Choice`, with every mistake reported as a located SpecError.
+
+    OPTIMIZERS = Registry("optimizer")
+
+    @OPTIMIZERS.add("sgd", SGDArgs, main="lr")
+    def sgd(params, a): ...
+
+    OPTIMIZERS.parse({"sgd": {"lr": 0.1}}, parent, "optimizer")   # -> Choice("sgd", SGDArgs(...))
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from pydantic import BaseModel, ConfigDict
+
+from netspec.errors import Location, SpecError, did_you_mean
+from netspec.lang import validation
+from netspec.lang.yaml_loader import LDict, LList, key_location
+
+
+class Args(BaseModel):
+    """Base of every argument model: frozen, unknown keys refused."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+
+class NoArgs(Args):
+    pass
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered thing. `meta` holds what the concept needs to know about it (a loss's
+    expected output, a metric's task, an augmentation's needs)."""
+
+    name: str
+    args: type[Args]
+    fn: Callable
+    main: str | None = None
+    doc: str = ""
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A registered thing picked in a spec, with its validated arguments."""
+
+    entry: Entry
+    args: Args
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    def to_json(self) -> dict:
+        return {self.name: self.args.model_dump(mode="json", by_alias=True)}
+
+    def __getattr__(self, key: str) -> Any:
+        # `choice.lr` reads the argument; meta through `choice.entry.meta`
+        if key.startswith("__"):
+            raise AttributeError(key)
+        return getattr(self.args, key)
+
+
+class Registry:
+    def __init__(self, concept: str):
+        self.concept = concept
+        self.entries: dict[str, Entry] = {}
+
+    def add(self, name: str, args: type[Args] = NoArgs, main: str | None = None,
+            **meta: Any) -> Callable[[Callable], Callable]:
+        """Decorator registering `fn` under `name`; a duplicate name is our bug."""
+
+        def wrap(fn: Callable) -> Callable:
+            if name in self.entries:
+                raise RuntimeError(f"{self.concept} {name!r} registered twice")
+            self.entries[name] = Entry(name, args, fn, main, (fn.__doc__ or "").strip(), meta)
+            return fn
+
+        return wrap
+
+    def __getitem__(self, name: str) -> Entry:
+        return self.entries[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.entries
+
+    def names(self) -> list[str]:
+        return sorted(self.entries)
+
+    def parse(self, raw: Any, parent: Any, key: Any, where: str | None = None) -> Choice:
+        """`raw` (found at parent[key]) as a Choice. `where` names the value in messages."""
+        where = where or f"`{self.concept}`"
+        loc = _value_loc(parent, key)
+        if isinstance(raw, str):
+            return self.choose(raw, {}, loc, loc, None)
+        if isinstance(raw, dict) and len(raw) == 1:
+            (name, args), = raw.items()
+            name_loc = key_location(raw, name) if isinstance(raw, LDict) else loc
+            return self.choose(str(name), args, name_loc, _value_loc(raw, name) or loc, raw)
+        known = ", ".join(self.names())
+        raise SpecError(f"{where} names one {self.concept}, as `name` or `{{name: {{args}}}}`, "
+                        f"got {_describe(raw)}", loc, hint=f"known: {known}")
+
+    def choose(self, name: str, args: Any, name_loc: Location | None,
+               args_loc: Location | None, parent: Any) -> Choice:
+        if name not in self.entries:
+            hint = did_you_mean(name, self.entries) or f"known: {', '.join(self.names())}"
+            raise SpecError(f"unknown {self.concept} `{name}`", name_loc, hint=hint)
+        entry = self.entries[name]
+        if args is None:
+            args = {}
+        if not isinstance(args, dict):
+            if entry.main is None:
+                raise SpecError(f"{self.concept} `{name}` takes its arguments as a mapping, "
+                                f"got {_describe(args)}", args_loc,
+                                hint=f"write `{name}: {{...}}`" + _fields(entry))
+            args = {entry.main: args}
+            root = LDict(args)
+            root.value_locs = {entry.main: args_loc}
+            root.loc = args_loc
+        else:
+            root = args
+        parsed = validation.validate(entry.args, root, what=f"{self.concept} {name}: ",
+                                     fallback=args_loc, data=dict(args))
+        return Choice(entry, parsed)
+
+    def parse_list(self, raw: Any, parent: Any, key: Any) -> tuple[Choice, ...]:
+        """A list of choices (`metrics: [accuracy, {top_k: 5}]`); a single one is a list of one."""
+        if raw is None:
+            return ()
+        if not isinstance(raw, list):
+            return (self.parse(raw, parent, key),)
+        return tuple(self.parse(item, raw, i) for i, item in enumerate(raw))
+
+
+def _value_loc(parent: Any, key: Any) -> Location | None:
+    if isinstance(parent, LDict):
+        return parent.value_locs.get(key, parent.loc)
+    if isinstance(parent, LList) and isinstance(key, int) and 0 <= key < len(parent.item_locs):
+        return parent.item_locs[key]
+    return getattr(parent, "loc", None)
+
+
+def _fields(entry: Entry) -> str:
+    names = [f.alias or n for n, f in entry.args.model_fields.items()]
+    return f" (arguments: {', '.join(names)})" if names else ""
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return f"a mapping with {len(value)} keys" if value else "an empty mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
