@@ -176,7 +176,7 @@ def main() -> None:
             path.write_text(layers_spec(n))
             series[n] = measure(check + ["check", str(path)], max(3, args.runs // 2))
             print(row(f"check {n:,} layers", series[n]))
-        base = measure([sys.executable, "-c", "import netspec.cli.main, netspec.check, "
+        base = measure([sys.executable, "-c", "import netspec.cli.main, netspec.report, "
                         "netspec.graph.expand"], args.runs)
         print(row("imports alone", base))
         per_layer = (series[10_000]["min"] - series[1_000]["min"]) / 9_000

@@ -85,14 +85,15 @@ def main() -> None:
     import torch
 
     import netspec
-    from netspec.training.config import complete, resolve
+    from netspec.training.config import resolve
     from netspec.training.data import load_data
+    from netspec.training.tasks import pick_task
 
     torch.set_num_threads(args.threads)
     spec = netspec.load(args.spec)
     cfg = resolve(spec, device="cpu")
     data = load_data(cfg.data, spec, cfg.where)
-    cfg = complete(cfg, data.task)
+    cfg = pick_task(cfg, data).complete(cfg)
     hand, ours, whole = [], [], []
     with tempfile.TemporaryDirectory() as out:
         hand_loop(spec, cfg, data, 1, args.seed)            # warm-up: allocator, kernels,

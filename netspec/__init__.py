@@ -21,14 +21,14 @@ __all__ = ["SpecError", "load", "loads", "check", "build", "build_from_yaml", "d
 
 def load(path):
     """Parse and validate a spec file (a `Spec`); raises SpecError."""
-    from netspec.lang import load as _load
+    from netspec.graph.load import load as _load
 
     return _load(path)
 
 
 def loads(text: str, file: str = "<spec>"):
     """Parse and validate spec text; `file` names it in error locations."""
-    from netspec.lang import loads as _loads
+    from netspec.graph.load import loads as _loads
 
     return _loads(text, file)
 
@@ -82,6 +82,6 @@ def infer(model_path, inputs, **options: Any):
 
 
 def _as_spec(spec):
-    from netspec.lang import as_spec
+    from netspec.graph.load import as_spec
 
     return as_spec(spec)

@@ -5,11 +5,14 @@ Never imports torch: `netspec check` answers in a fraction of a second.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from typing import Any
 
+from netspec.graph.expand import expand
 from netspec.graph.ir import Graph, Node
-from netspec.kinds import fmt_shape, kinds, numel
+from netspec.graph.load import as_spec
+from netspec.kinds import fmt_shape, kinds
 from netspec.lang.schema import Spec
 
 BYTES_PER_FLOAT = 4
@@ -102,9 +105,6 @@ def check(spec: Spec | str, input_shapes: dict[str, tuple] | None = None,
           bindings: dict[str, int] | None = None) -> Report:
     """Expand `spec` (a Spec, a path or YAML text) and infer every layer's shape, params and
     MACs; raises SpecError."""
-    from netspec.lang import as_spec
-    from netspec.graph.expand import expand
-
     spec = as_spec(spec)
     graph = expand(spec, input_shapes, bindings)
     return Report(graph, graph.params - _frozen_params(spec, graph))
@@ -187,9 +187,7 @@ def _totals(report: Report) -> list[str]:
 
 
 def render_json(report: Report) -> str:
-    import json
-
     return json.dumps(report.to_json(), indent=2)
 
 
-__all__ = ["Report", "Row", "check", "render_table", "render_json", "human", "numel"]
+__all__ = ["Report", "Row", "check", "render_table", "render_json", "human"]

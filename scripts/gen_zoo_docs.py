@@ -65,7 +65,7 @@ def _citation(source: str) -> str:
 
 def render_zoo() -> str:
     from netspec.report import check, human, render_table
-    from netspec.lang import load
+    from netspec.graph.load import load
 
     rows, sections = [], []
     for path in sorted(SPECS.glob("*.yaml")):
@@ -94,7 +94,7 @@ def render_zoo() -> str:
 
 def _example(name: str) -> str:
     from netspec.report import check, render_table
-    from netspec.lang import loads
+    from netspec.graph.load import loads
 
     shape, args = EXAMPLES[name]
     text = f"input: {shape}\nlayers:\n  - {name}: {args}\n"
@@ -118,7 +118,7 @@ def _yaml(value) -> str:
 
 
 def render_blocks() -> str:
-    from netspec.blocks import builtin_blocks
+    from netspec.lang.library import builtin_blocks
 
     blocks = builtin_blocks()
     missing = [n for n in blocks if n not in EXAMPLES]

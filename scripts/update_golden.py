@@ -22,7 +22,7 @@ GOLDEN = ROOT / "tests" / "golden"
 def report_json(path: Path) -> str:
     """What `netspec check --json PATH` prints, with a final newline."""
     from netspec.report import check, render_json
-    from netspec.lang import load
+    from netspec.graph.load import load
 
     return render_json(check(load(path))) + "\n"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from netspec.blocks import builtin_blocks
+from netspec.lang.library import builtin_blocks
 from netspec.cli.main import main
 from netspec.kinds import kinds
 

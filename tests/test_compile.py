@@ -324,6 +324,22 @@ def test_init_on_a_block_use_reaches_its_layers():
     assert _std(m.c.weight) == pytest.approx(math.sqrt(2 / (64 * 9)), rel=0.05)
 
 
+@pytest.mark.parametrize("between", ["upsample: 2", "adaptive_avgpool: 4",
+                                     "{permute: [0, 2, 3, 1]}", "{reshape: [64, 36]}", "identity"])
+def test_auto_init_looks_through_shape_only_layers(between):
+    """Weight init reads each kind's init_role: a layer that only moves or resamples values
+    between a conv and its relu keeps the conv's He init."""
+    m = netspec.build(f"input: [8, 6, 6]\nlayers:\n  - conv: {{out: 64, kernel: 3, padding: 1}}\n"
+                      f"    id: c\n  - {between}\n  - relu\n", seed=0)
+    assert _std(m.c.weight) == pytest.approx(math.sqrt(2 / (64 * 9)), rel=0.05)
+
+
+def test_auto_init_stops_at_a_merge():
+    m = netspec.build("input: [8, 6, 6]\nlayers:\n  - conv: {out: 8, kernel: 3, padding: 1}\n"
+                      "    id: c\n  - {add: {}, from: [c, input]}\n  - relu\n", seed=0)
+    assert _std(m.c.weight) == pytest.approx(1 / math.sqrt(3 * 8 * 9), rel=0.15)   # torch's
+
+
 def test_seed_makes_weights_reproducible():
     a, b = netspec.build(INIT, seed=3).state_dict(), netspec.build(INIT, seed=3).state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -19,7 +19,9 @@ from safetensors.torch import load_file, save_file
 
 import netspec
 from netspec.cli.main import main
-from netspec.deploy.infer import ModelInfo
+from netspec.errors import VerifyError
+from netspec.deploy.metadata import ModelInfo
+from netspec.training import checkpoint
 
 export_mod = importlib.import_module("netspec.deploy.export")
 ZOO = Path(__file__).resolve().parent.parent / "specs"
@@ -109,7 +111,8 @@ def test_large_outputs_are_compared_relative_to_their_size(tmp_path):
     run = tmp_path / "big" / "1"
     run.mkdir(parents=True)
     (run / "spec.yaml").write_text(spec.source)
-    save_file(model.state_dict(), str(run / "best.safetensors"))
+    checkpoint.write(run / "best.safetensors", model.state_dict(), {"epoch": 1})
+    (run / "data.json").write_text(json.dumps({"output": "logits"}))
     result = netspec.export(run, tmp_path / "big.onnx")
     assert result.output_scale > 1e3 and result.limit == pytest.approx(1e-5 * result.output_scale)
     assert "1e-05 of the largest output" in result.summary()
@@ -171,7 +174,7 @@ def make_run(root: Path, spec_text: str = RUN_SPEC, data: dict = RUN_DATA,
     run = root / spec.name / "1"
     run.mkdir(parents=True)
     (run / "spec.yaml").write_text(spec_text)
-    save_file(model.state_dict(), str(run / "best.safetensors"))
+    checkpoint.write(run / "best.safetensors", model.state_dict(), {"epoch": 1})
     (run / "data.json").write_text(json.dumps(data))
     if latest == "symlink":
         os.symlink("1", run.parent / "latest")
@@ -259,24 +262,83 @@ def test_verification_failure_keeps_unverified_file_and_exits_1(tmp_path, monkey
     assert "Traceback" not in res.output
 
 
+def _flip_last_byte(path: Path) -> None:
+    raw = path.read_bytes()
+    path.write_bytes(raw[:-1] + bytes([raw[-1] ^ 1]))
+
+
 @pytest.mark.parametrize("case, message", [
     ("no_spec", "not a run directory (no spec.yaml)"),
     ("wrong_checkpoint", "does not fit its spec.yaml: missing"),
     ("bad_data_json", "`output` must be one of"),
+    # what `netspec eval` refuses, export refuses too: one reader, checksums verified
+    ("damaged_checkpoint", "checkpoint best.safetensors is damaged: its data does not match "
+                           "the checksum in its header"),
+    ("truncated_checkpoint", "checkpoint best.safetensors is damaged"),
+    ("foreign_checkpoint", "best.safetensors is not a netspec checkpoint"),
+    ("no_checkpoint", "no checkpoint (best.safetensors or last.safetensors)"),
+    # no silent export without the normalisation statistics
+    ("no_data_json", "data.json is missing"),
+    ("bad_statistics", "`normalize` must be null or"),
+    ("bad_target", "`target` must be null or"),
 ])
 def test_bad_runs_exit_1_with_one_message(tmp_path, case, message):
     run, _ = make_run(tmp_path / "runs")
+    ckpt = run / "best.safetensors"
     if case == "no_spec":
         (run / "spec.yaml").unlink()
     elif case == "wrong_checkpoint":
-        save_file({"0.weight": torch.zeros(2, 2)}, str(run / "best.safetensors"))
+        checkpoint.write(ckpt, {"0.weight": torch.zeros(2, 2)}, {"epoch": 1})
+    elif case == "damaged_checkpoint":
+        _flip_last_byte(ckpt)
+    elif case == "truncated_checkpoint":
+        ckpt.write_bytes(ckpt.read_bytes()[:100])
+    elif case == "foreign_checkpoint":
+        save_file({"0.weight": torch.zeros(2, 2)}, str(ckpt))
+    elif case == "no_checkpoint":
+        ckpt.unlink()
+    elif case == "no_data_json":
+        (run / "data.json").unlink()
+    elif case == "bad_statistics":
+        (run / "data.json").write_text(json.dumps({**RUN_DATA, "normalize": {"mean": [0.3]}}))
+    elif case == "bad_target":
+        (run / "data.json").write_text(json.dumps({**RUN_DATA, "target": {"mean": [1.0],
+                                                                         "std": [0.0]}}))
     else:
         (run / "data.json").write_text(json.dumps({**RUN_DATA, "output": "scores"}))
     res = CliRunner().invoke(main, ["export", str(run), "-o", str(tmp_path / "x.onnx")])
     assert res.exit_code == 1, res.output
     assert message in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_a_damaged_checkpoint_is_a_verify_error(tmp_path):
+    run, _ = make_run(tmp_path / "runs")
+    _flip_last_byte(run / "best.safetensors")
+    with pytest.raises(VerifyError, match="does not match the checksum"):
+        netspec.export(run, tmp_path / "x.onnx")
 
 
 def test_missing_source_is_a_usage_error(tmp_path):
     res = CliRunner().invoke(main, ["export", str(tmp_path / "nope.yaml")])
     assert res.exit_code == 2
+
+
+# ---- models not worth exporting -------------------------------------------------------------
+
+def test_nan_weights_are_refused(tmp_path):
+    run, model = make_run(tmp_path / "runs")
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state["4.weight"][0, 0] = float("nan")                    # a diverged run
+    checkpoint.write(run / "best.safetensors", state, {"epoch": 1})
+    res = CliRunner().invoke(main, ["export", str(run), "-o", str(tmp_path / "x.onnx")])
+    assert res.exit_code == 1, res.output
+    assert "the model's output 'output' holds NaN or inf on random inputs" in res.output
+    assert not (tmp_path / "x.onnx").exists() and "Traceback" not in res.output
+
+
+def test_an_output_that_ignores_the_input_is_refused(tmp_path):
+    spec = netspec.loads("name: const\ninput: [4]\nlayers:\n  - linear: 1\n  - softmax\n")
+    with pytest.raises(VerifyError, match="the same for each of 4 random inputs"):
+        netspec.export(spec, tmp_path / "c.onnx")
+    assert (tmp_path / "c.onnx.unverified").is_file() and not (tmp_path / "c.onnx").exists()

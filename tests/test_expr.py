@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netspec.lang.expr import ExprError, evaluate, is_reference, names_used, substitute
+from netspec.lang.expr import evaluate, is_reference, names_used, substitute
+from netspec.lang.expr_syntax import ExprError
 
 ENV = {"out": 32, "stride": 2, "in": {"channels": 64, "shape": [64, 8, 8]},
        "x": 3, "zero": 0, "xs": [1, 2, 3], "name": "conv", "flag": True, "t": (4, 5)}

@@ -42,7 +42,8 @@ def digit_model(tmp_path_factory, digits):
     """A small CNN trained briefly on the digits (÷16, normalised), saved as a run directory
     and exported: (onnx path, torch model, mean, std)."""
     import torch
-    from safetensors.torch import save_file
+
+    from netspec.training import checkpoint
 
     images, target = digits
     x = torch.tensor(images[:800], dtype=torch.float32)[:, None] / 16
@@ -60,7 +61,7 @@ def digit_model(tmp_path_factory, digits):
     run = root / "digit_net" / "1"
     run.mkdir(parents=True)
     (run / "spec.yaml").write_text(DIGIT_SPEC)
-    save_file(model.state_dict(), str(run / "best.safetensors"))
+    checkpoint.write(run / "best.safetensors", model.state_dict(), {"epoch": 40})
     (run / "data.json").write_text(json.dumps({
         "task": "classification", "labels": LABELS, "scale": 0.0625,
         "normalize": {"mean": [mean], "std": [std]}, "input_shape": [1, 8, 8],

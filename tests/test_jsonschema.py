@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from netspec.blocks import LIBRARY, builtin_blocks
+from netspec.lang.library import LIBRARY, builtin_blocks
 from netspec.cli.main import main
 from netspec.kinds import kinds
 from netspec.lang.jsonschema import json_schema

@@ -19,7 +19,7 @@ from torch import nn
 
 import netspec
 from netspec.kinds import kinds
-from layer_cases import CASES, Case
+from layer_cases import CASES, Case, Recurrent
 from layer_cases import one_torch_thread  # noqa: F401 (an autouse fixture)
 from spec_strategies import networks
 
@@ -101,6 +101,9 @@ ERRORS = [
      lambda: nn.ConvTranspose2d(2, 3, 1, padding=1)),
     ("conv_transpose", {"out": 3, "kernel": 2, "padding": -1}, (2, 4, 4),
      lambda: nn.ConvTranspose2d(2, 3, 2, padding=-1)),
+    ("conv_transpose", {"out": 4, "kernel": 2, "groups": 0}, (4, 8, 8),
+     lambda: nn.ConvTranspose2d(4, 4, 2, groups=0)),
+    ("lstm_cell", 0, (3, 2), lambda: Recurrent(nn.LSTM(2, 0, batch_first=True))),
     ("maxpool", 2, (2, 1, 1), lambda: nn.MaxPool2d(2)),
     ("maxpool", {"kernel": 2, "padding": -1}, (2, 6, 6), lambda: nn.MaxPool2d(2, padding=-1)),
     ("avgpool", 3, (2, 4, 2), lambda: nn.AvgPool2d(3)),
@@ -168,7 +171,7 @@ def conv_rows(draw):
     cin = draw(st.integers(1, 6))
     args = {"out": draw(st.integers(1, 6)), "kernel": draw(st.integers(0, 5)),
             "stride": draw(st.integers(0, 3)), "dilation": draw(st.integers(0, 3)),
-            "groups": draw(st.integers(1, 3)),
+            "groups": draw(st.integers(0, 3)),
             "padding": draw(st.one_of(st.integers(-1, 3), st.sampled_from(["same", "valid"])))}
     return args, (cin, *size)
 
@@ -179,7 +182,7 @@ def conv_transpose_rows(draw):
     size = [draw(st.integers(1, 8)) for _ in range(draw(st.integers(1, 2)))]
     args = {"out": draw(st.integers(1, 4)), "kernel": draw(st.integers(0, 4)),
             "stride": draw(st.integers(0, 3)), "dilation": draw(st.integers(1, 3)),
-            "groups": draw(st.integers(1, 2)), "padding": draw(st.integers(-1, 3)),
+            "groups": draw(st.integers(0, 2)), "padding": draw(st.integers(-1, 3)),
             "output_padding": draw(st.integers(-1, 2))}
     return args, (draw(st.integers(1, 4)), *size)
 

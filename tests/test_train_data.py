@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import netspec
+from netspec.errors import InputError
 from netspec.training.config import DataConfig
 from netspec.training.data import DATASETS, load_data, statistics
 
@@ -120,7 +121,8 @@ def test_csv_with_text_labels(tmp_path):
 def test_csv_mistakes_name_the_file_and_row(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("a,b,y\n1,2,0\n3,x,1\n")
-    with pytest.raises(netspec.SpecError, match=r"t.csv:3: column `b` holds 'x', not a number"):
+    # the file is wrong, not the YAML: an InputError naming the file and row
+    with pytest.raises(InputError, match=r"t.csv:3: column `b` holds 'x', not a number"):
         data("[2]", csv=str(path), target="y")
     with pytest.raises(netspec.SpecError, match="has no column `why`"):
         data("[2]", csv=str(path), target="why")

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import netspec
+from netspec.errors import VerifyError
 from netspec.training import checkpoint
 from netspec.training.augment import AUGMENTATIONS, Pipeline
 from netspec.training.losses import LOSSES, build_loss
@@ -213,7 +213,7 @@ def test_damaged_checkpoints_are_refused_clearly(tmp_path, damage, message):
     path = tmp_path / "last.safetensors"
     checkpoint.write(path, {"w": torch.arange(100.0)}, {"epoch": 1})
     path.write_bytes(damage(path.read_bytes()))
-    with pytest.raises(netspec.SpecError, match=message) as err:
+    with pytest.raises(VerifyError, match=message) as err:
         checkpoint.read(path)
     assert err.value.render().startswith(f"{path}:1:1: error: checkpoint last.safetensors")
 

@@ -7,7 +7,8 @@ import time
 import pytest
 
 from netspec.errors import Location, SpecError
-from netspec.lang.yaml_loader import LDict, LList, key_location, load_yaml, locate
+from netspec.lang.located import LDict, LList, key_location, locate, text_location, value_location
+from netspec.lang.yaml_loader import load_yaml
 
 F = "s.yaml"
 
@@ -189,6 +190,44 @@ def test_locations_survive_a_deepcopy(spec):
 
 def test_alias_values_are_independent_copies(spec):
     assert spec["again"] == spec["alias"] and spec["again"] is not spec["alias"]
+
+
+QUOTED = """\
+plain: $(a + b)
+double: "$(a + b)"
+single: '$(a + b)'
+block: |
+  text
+base: &q {v: "$(w)"}
+items: [1, "$(x)", '$(y)', $(z), *q]
+merged: {<<: *q, u: 1}
+"""
+
+
+def test_quoted_scalars_are_recorded():
+    tree = load(QUOTED)
+    assert tree.quoted == {"double", "single"}
+    assert tree["items"].quoted == {1, 2}        # an alias is located at its `*`: not quoted
+    assert tree["base"].quoted == {"v"} and tree["merged"].quoted == {"v"}
+    assert LDict().quoted == set() and LList().quoted == set()
+
+
+@pytest.mark.parametrize("key, offset, expected", [
+    ("plain", 0, at(1, 8)), ("plain", 4, at(1, 12)),
+    ("double", 0, at(2, 10)), ("double", 4, at(2, 14)),     # one on, past the opening quote
+    ("single", 4, at(3, 14)),
+])
+def test_text_location_steps_over_a_quote(key, offset, expected):
+    assert text_location(load(QUOTED), key, offset) == expected
+
+
+def test_text_location_of_list_items_and_unlocated_values():
+    tree = load(QUOTED)
+    assert text_location(tree["items"], 1, 2) == at(7, 15)
+    assert text_location(tree["items"], 3, 0) == at(7, 28)
+    assert value_location(tree["items"], 1) == at(7, 12)
+    assert text_location(tree["items"], 9) is None and text_location({"a": 1}, "a") is None
+    assert value_location(tree, "missing") is None
 
 
 # --- merge keys ----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""`netspec export` and `netspec infer`: thin click commands over netspec.export and
-netspec.infer. Nothing heavy is imported until a command runs: `infer` never imports torch."""
+"""`netspec export` and `netspec infer`: thin click commands over netspec.deploy.export and
+netspec.deploy.infer. Nothing heavy is imported until a command runs: `infer` never imports
+torch."""
 
 from __future__ import annotations
 
@@ -53,6 +54,9 @@ def export_command(source: str, output: str | None, opset: int | None, batch,
       netspec export runs/lenet5/latest -o exported/lenet5.onnx
       netspec export specs/resnet18_tv.yaml --weights
     """
+    from netspec.deploy import require
+
+    require("torch")                # before the exporter's module imports it
     from netspec.deploy.export import export
 
     shapes, bindings = parse_input_overrides(inputs)

@@ -140,7 +140,7 @@ def check(spec: str, depth: int | None, explain: bool, as_json: bool,
     """
     from netspec.report import check as run_check
     from netspec.report import render_json, render_table
-    from netspec.lang import load
+    from netspec.graph.load import load
 
     shapes, bindings = parse_input_overrides(inputs)
     # a check allocates many small objects and frees almost none: the cyclic collector's
@@ -162,7 +162,7 @@ def check(spec: str, depth: int | None, explain: bool, as_json: bool,
 @click.option("--blocks/--no-blocks", default=True, help="Also list the built-in blocks.")
 def kinds(blocks: bool) -> None:
     """List every layer kind (and built-in block) with its arguments."""
-    from netspec.blocks import builtin_blocks
+    from netspec.lang.library import builtin_blocks
     from netspec.kinds import kinds as all_kinds
 
     seen = set()

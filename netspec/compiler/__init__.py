@@ -1,1 +1,2 @@
-"""Compiling: the expanded graph -> a torch.fx GraphModule, and weight initialisation."""
+"""Compiling: the expanded graph -> a torch.fx GraphModule (build.py), and weight
+initialisation (init.py)."""

@@ -6,18 +6,17 @@ onnxruntime (DESIGN §7).
 
 What the file holds: one self-contained .onnx (weights inside), a dynamic batch dim (traced
 at batch 2), the spec's input and output names, and in `metadata_props` what inference needs
-to preprocess as training did (`netspec.onnx_meta.ModelInfo`: input shapes, labels, scale,
-normalisation statistics, what each output is) plus the spec's name, YAML and netspec version.
+to preprocess as training did (`netspec.deploy.metadata.ModelInfo`: input shapes, labels,
+scale, normalisation statistics, what each output is, target scaling) plus the spec's name,
+YAML and netspec version. A run is read through the run reader, which verifies its
+checkpoint's checksum and requires its data.json (netspec.deploy.source).
 
 Symbolic dims (`seq`) are exported dynamic where torch's exporter keeps them so (lstm and gru
 do); where it specialises one (`lstm_cell` loops over time in Python, torch unrolls nn.RNN) the
 file holds the traced size, which the export reports.
 
-Verification: `onnx.checker`, then onnxruntime against torch on random inputs at batch 1 and
-4. The max abs difference must stay within `tolerance` (1e-4), or within 1e-5 of the largest
-output where outputs exceed 10 (float32 round-off grows with the values: a fresh GoogLeNet's
-logits reach ~150). Beyond that the file is not written at its path but kept beside it as
-`<path>.unverified` for inspection, and the export raises VerificationError.
+Verification (netspec.deploy.verify): `onnx.checker`, then onnxruntime against torch on
+random inputs; a file that fails is kept as `<path>.unverified` and VerificationError raised.
 """
 
 from __future__ import annotations
@@ -30,33 +29,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
 import torch
 
+from netspec.deploy import require
+from netspec.deploy.metadata import ModelInfo, fixed_dims, model_info
+from netspec.deploy.source import build_model, resolve_source
+from netspec.deploy.verify import (TOLERANCE, dim_sizes, example_inputs, limit_text,
+                                   verify_file, vocabularies)
+from netspec.errors import InputError
+from netspec.lang.schema import Spec
 from netspec.version import __version__
-from netspec.errors import SpecError, VerifyError
-from netspec.deploy.source import (CHECKPOINTS, Source, build_model, find_run,  # noqa: F401
-                            load_run, resolve_source)
-from netspec.deploy.metadata import (CLASS_KINDS, FINAL_KIND_OUTPUT, OUTPUT_KINDS, RESAMPLE,  # noqa: F401
-                        InputInfo, ModelInfo, OutputInfo, fixed_dims, model_info,
-                        read_data_json)
-from netspec.lang import Spec
 
 DEFAULT_DIR = Path("exported")
-TOLERANCE = 1e-4
-RELATIVE_TOLERANCE = 1e-5         # of the largest output, where that allows more than TOLERANCE
-VERIFY_BATCHES = (1, 4)
 MIN_TORCH_OPSET = 18              # the oldest opset torch's dynamo exporter writes
 TRACE_BATCH = 2                   # >= 2, or torch specialises the batch dim to 1
-DEFAULT_DIM = 16                  # the size of a symbolic dim nobody bound
-
-
-class VerificationError(VerifyError):
-    """The exported file failed onnx.checker or differs from torch; `kept` is where it lies."""
-
-    def __init__(self, message: str, kept: Path | None, hint: str | None = None):
-        super().__init__(message, hint=hint)
-        self.kept = kept
 
 
 @dataclass(frozen=True)
@@ -83,58 +69,13 @@ class ExportResult:
         if self.diffs:
             diffs = ", ".join(f"{d:.1e} at batch {b}" for b, d in self.diffs.items())
             lines.append(f"  verified: onnx.checker ok; onnxruntime vs torch max abs diff "
-                         f"{diffs} (tolerance {_limit_text(self.limit, self.output_scale)})")
+                         f"{diffs} (tolerance {limit_text(self.limit, self.output_scale)})")
         else:
             lines.append("  not verified (--no-verify)")
         lines += [f"  note: {n}" for n in self.notes]
         if self.weights_path:
             lines.append(f"  weights: {self.weights_path}")
         return "\n".join(lines)
-
-
-# ---- example inputs -----------------------------------------------------------------------
-
-def dim_sizes(src: Source, bindings: dict | None) -> dict[str, int]:
-    """A size for every symbolic dim: given > the run's input_shape > DEFAULT_DIM."""
-    sizes: dict[str, int] = {}
-    run_shape = src.data.get("input_shape")
-    single = len(src.spec.inputs) == 1
-    for inp in src.spec.inputs.values():
-        for i, d in enumerate(inp.shape):
-            if not isinstance(d, str):
-                continue
-            from_run = run_shape[i] if single and isinstance(run_shape, list) and \
-                len(run_shape) == len(inp.shape) and isinstance(run_shape[i], int) else None
-            sizes[d] = int((bindings or {}).get(d) or from_run or sizes.get(d) or DEFAULT_DIM)
-    return sizes
-
-
-def vocabularies(spec: Spec) -> dict[str, int]:
-    """For each token-id input, the smallest vocabulary of the embeddings that read it."""
-    from netspec.report import check
-
-    graph = check(spec).graph
-    vocab: dict[str, int] = {}
-    for node in graph:
-        for src in node.inputs:
-            size = getattr(node.args, "vocab", None)
-            if src in graph.inputs and size is not None:
-                vocab[src] = min(vocab.get(src, size), size)
-    return vocab
-
-
-def example_inputs(spec: Spec, batch: int, sizes: dict[str, int], seed: int,
-                   vocab: dict[str, int]) -> tuple[torch.Tensor, ...]:
-    """Random inputs in `spec.inputs` order: N(0, 1) floats, token ids below the vocabulary."""
-    gen = torch.Generator().manual_seed(seed)
-    out = []
-    for name, inp in spec.inputs.items():
-        shape = (batch, *(sizes[d] if isinstance(d, str) else d for d in inp.shape))
-        if inp.dtype == "long":
-            out.append(torch.randint(0, vocab.get(name, 2), shape, generator=gen))
-        else:
-            out.append(torch.randn(shape, generator=gen))
-    return tuple(out)
 
 
 # ---- export ---------------------------------------------------------------------------------
@@ -148,8 +89,10 @@ def export(source: Any, path: str | os.PathLike | None = None, *, opset: int | N
     by default, and verify it on onnxruntime. `batch`: "dynamic" or a fixed size; `bindings`
     sizes symbolic dims (`{"seq": 50}`); `weights` also writes `<path stem>.safetensors`.
 
-    Raises SpecError for a bad source, VerificationError when the file fails verification."""
-    import onnx
+    Raises InputError for a bad source or option, SpecError for a mistake in a spec,
+    SetupError without onnx or onnxruntime, VerificationError when the file fails
+    verification."""
+    onnx = require("onnx")
 
     fixed_batch = _parse_batch(batch)
     src = resolve_source(source)
@@ -190,7 +133,7 @@ def _parse_batch(batch: str | int) -> int | None:
     except (TypeError, ValueError):
         n = 0
     if n < 1:
-        raise SpecError(f"batch must be `dynamic` or a positive size, got {batch!r}")
+        raise InputError(f"batch must be `dynamic` or a positive size, got {batch!r}")
     return n
 
 
@@ -199,7 +142,7 @@ def _to_onnx(model, spec: Spec, args, fixed_batch: int | None, opset: int | None
     Symbolic dims are asked to stay dynamic; where torch refuses, they are traced fixed."""
     try:
         return _dynamo_export(model, spec, args, fixed_batch, opset, symbolic_dynamic=True)
-    except SpecError:
+    except InputError:
         if not any(isinstance(d, str) for i in spec.inputs.values() for d in i.shape):
             raise
     return _dynamo_export(model, spec, args, fixed_batch, opset, symbolic_dynamic=False)
@@ -222,7 +165,7 @@ def _dynamo_export(model, spec: Spec, args, fixed_batch: int | None, opset: int 
                                         opset_version=opset, dynamic_shapes=dynamic,
                                         external_data=False, verbose=False)
         except Exception as err:      # the exporter's failures have many types
-            raise SpecError(f"torch could not export {spec.name} to ONNX: "
+            raise InputError(f"torch could not export {spec.name} to ONNX: "
                             f"{_first_line(err)}",
                             hint="try --batch 1 or another --opset; if that fails too, "
                                  "please report it with the spec") from None
@@ -238,17 +181,16 @@ def _at_opset(proto, opset: int | None):
     goes through onnx's version converter, which reaches some opsets and not others."""
     if opset is None or _opset(proto) == opset:
         return proto
-    from onnx import version_converter
-
+    version_converter = require("onnx.version_converter")
     try:
         return version_converter.convert_version(proto, opset)
     except Exception as err:          # the converter's C++ assertions come as RuntimeError
         why = _first_line(err).split("failed: ")[-1]
-        raise SpecError(f"cannot export at opset {opset}: torch writes opset "
-                        f"{_opset(proto)}, and onnx's converter cannot go down to {opset} "
-                        f"({why})", hint=f"use --opset {MIN_TORCH_OPSET} or newer (torch "
-                                         f"writes those itself); below that, only what the "
-                                         f"converter reaches") from None
+        raise InputError(f"cannot export at opset {opset}: torch writes opset "
+                         f"{_opset(proto)}, and onnx's converter cannot go down to {opset} "
+                         f"({why})", hint=f"use --opset {MIN_TORCH_OPSET} or newer (torch "
+                                          f"writes those itself); below that, only what the "
+                                          f"converter reaches") from None
 
 
 @contextlib.contextmanager
@@ -287,76 +229,13 @@ def _notes(info: ModelInfo, fixed: set[str], fixed_batch: int | None) -> tuple[s
 # ---- writing and verifying ----------------------------------------------------------------
 
 def _save(proto, path: Path) -> None:
-    import onnx
-
+    onnx = require("onnx")
     try:
         onnx.save_model(proto, str(path))
     except ValueError as err:        # protobuf's 2 GiB limit
-        raise SpecError(f"cannot write {path} as one file: {_first_line(err)}",
-                        hint="models over 2 GiB need ONNX external data, which netspec "
-                             "export does not write") from None
-
-
-def verify_file(tmp: Path, model, spec: Spec, sizes: dict, fixed: set, fixed_batch: int | None,
-                vocab: dict, tolerance: float, path: Path) -> tuple[dict, float, float]:
-    """onnx.checker, then onnxruntime vs torch at batch 1 and 4 (or the fixed batch); dynamic
-    symbolic dims get another length at the second batch. Returns (batch -> max abs diff,
-    the limit applied, the largest |output|)."""
-    import onnx
-    import onnxruntime as ort
-
-    try:
-        onnx.checker.check_model(str(tmp), full_check=True)
-        session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
-    except Exception as err:
-        raise _failed(tmp, path, f"{path} is not a valid model: {_first_line(err)}")
-    diffs, scale = {}, 0.0
-    for k, batch in enumerate((fixed_batch,) if fixed_batch else VERIFY_BATCHES):
-        at = {d: s + k if d not in fixed else s for d, s in sizes.items()}
-        args = example_inputs(spec, batch, at, 100 + k, vocab)
-        with torch.no_grad():
-            expected = model(*args)
-        expected = expected if isinstance(expected, tuple) else (expected,)
-        try:
-            got = session.run(None, {n: a.numpy() for n, a in zip(spec.inputs, args)})
-        except Exception as err:
-            raise _failed(tmp, path, f"onnxruntime cannot run {path} at batch {batch}: "
-                                     f"{_first_line(err)}")
-        diffs[batch] = max(_max_abs_diff(g, e.numpy()) for g, e in zip(got, expected))
-        scale = max([scale, *(_largest(e) for e in expected)])
-    limit = max(tolerance, RELATIVE_TOLERANCE * scale)
-    if not all(d <= limit for d in diffs.values()):
-        shown = ", ".join(f"{d:.2e} at batch {b}" for b, d in diffs.items())
-        raise _failed(tmp, path, f"onnxruntime and torch differ in {path}: max abs diff "
-                                 f"{shown}, above the tolerance {_limit_text(limit, scale)}")
-    return diffs, limit, scale
-
-
-def _largest(t: torch.Tensor) -> float:
-    """max |t| over its finite values (0 for an empty tensor)."""
-    finite = t.detach().float().abs().nan_to_num(nan=0.0, posinf=0.0)
-    return float(finite.max()) if finite.numel() else 0.0
-
-
-def _limit_text(limit: float, scale: float) -> str:
-    if limit <= TOLERANCE:
-        return f"{limit:.0e}"
-    return f"{limit:.1e}: {RELATIVE_TOLERANCE:.0e} of the largest output, {scale:.3g}"
-
-
-def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
-    if a.shape != b.shape:
-        return float("inf")
-    d = np.abs(a.astype(np.float64) - b.astype(np.float64))
-    d[np.isnan(a) & np.isnan(b)] = 0.0          # NaN in both is agreement
-    return float(np.nan_to_num(d, nan=np.inf).max(initial=0.0))
-
-
-def _failed(tmp: Path, path: Path, message: str) -> VerificationError:
-    kept = path.with_name(path.name + ".unverified")
-    os.replace(tmp, kept)
-    return VerificationError(message, kept, hint=f"{path} was not written; the failing file "
-                             f"is kept as {kept} for inspection")
+        raise InputError(f"cannot write {path} as one file: {_first_line(err)}",
+                         hint="models over 2 GiB need ONNX external data, which netspec "
+                              "export does not write") from None
 
 
 def _write_weights(model, info: ModelInfo, path: Path) -> Path:

@@ -2,14 +2,18 @@
 
 Importing torch here is a bug: `netspec infer` starts in about half a second because it never
 pays for torch (a test proves it). The metadata format that `netspec export` writes into
-the ONNX file (`ModelInfo`) lives in netspec.onnx_meta, so the writer and the reader share one
-definition without the reader importing the writer; reading inputs lives in netspec.preprocess.
+the ONNX file (`ModelInfo`) lives in netspec.deploy.metadata, so the writer and the reader
+share one definition without the reader importing the writer; reading inputs lives in
+netspec.deploy.inputs.
 
 Inputs are preprocessed as training did (DESIGN §5, §7):
 
     image file        pixels / 255, resized to the model's H x W, grayscale or RGB per channels
     .npy, .csv, array raw values * scale (digits: 1/16)
     then              (x - mean) / std, with the training split's statistics
+
+Outputs are read as the metadata says: softmax only over logits; the values of a regression
+trained on standardised targets are brought back to the target's units (value * std + mean).
 
     results = infer("exported/lenet5.onnx", ["digit.png"], top_k=3)
     results[0].label, results[0].probability
@@ -23,9 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from netspec.errors import SpecError
-from netspec.deploy.metadata import CLASS_KINDS, InputInfo, ModelInfo, OutputInfo, read_info  # noqa: F401
-from netspec.deploy.inputs import IMAGE_SUFFIXES, MODES, read_samples  # noqa: F401
+from netspec.deploy import require
+from netspec.deploy.inputs import read_samples
+from netspec.deploy.metadata import OutputInfo, read_info
+from netspec.errors import InputError
+from netspec.training.rundir import CLASS_OUTPUTS
 
 CHUNK = 64                                   # samples per onnxruntime call (dynamic batch)
 
@@ -111,17 +117,16 @@ class Model:
     """An onnxruntime session and the netspec metadata of its file."""
 
     def __init__(self, path: str | Path):
-        import onnxruntime as ort
-
+        ort = require("onnxruntime")
         self.path = str(path)
         if not Path(path).is_file():
-            raise SpecError(f"{path}: no such model file")
+            raise InputError(f"{path}: no such model file")
         try:
             self.session = ort.InferenceSession(self.path, providers=["CPUExecutionProvider"])
         except Exception as err:   # onnxruntime raises its own classes for every failure
-            raise SpecError(f"{path}: not a model onnxruntime can load: {_first_line(err)}",
-                            hint="give a file written by `netspec export` (a self-contained "
-                                 ".onnx)") from None
+            raise InputError(f"{path}: not a model onnxruntime can load: {_first_line(err)}",
+                             hint="give a file written by `netspec export` (a self-contained "
+                                  ".onnx)") from None
         self.info = read_info(self.session, self.path)
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -139,8 +144,8 @@ class Model:
             try:
                 outs = self.session.run(names, chunk)
             except Exception as err:
-                raise SpecError(f"{self.path}: onnxruntime rejected the input: "
-                                f"{_first_line(err)}") from None
+                raise InputError(f"{self.path}: onnxruntime rejected the input: "
+                                 f"{_first_line(err)}") from None
             for name, out in zip(names, outs):
                 parts[name].append(out[:m])
         return {name: np.concatenate(p) for name, p in parts.items()}
@@ -173,9 +178,20 @@ def _probabilities(out: np.ndarray, kind: str) -> np.ndarray:
     return out
 
 
-def _output_results(out: np.ndarray, kind: str, labels, top_k: int) -> list[Output]:
-    if kind not in CLASS_KINDS or out.ndim != 2:
-        return [Output("values", values=row.tolist()) for row in out]
+def _in_target_units(out: np.ndarray, target: dict | None) -> np.ndarray:
+    """Standardised values [N, d] back in the target's units: value * std + mean."""
+    if not target or out.ndim != 2:
+        return out
+    mean = np.asarray(target["mean"], dtype=np.float64)
+    std = np.asarray(target["std"], dtype=np.float64)
+    return out.astype(np.float64) * std + mean
+
+
+def _output_results(out: np.ndarray, info: OutputInfo, labels, top_k: int) -> list[Output]:
+    kind = info.kind
+    if kind not in CLASS_OUTPUTS or out.ndim != 2:
+        return [Output("values", values=row.tolist())
+                for row in _in_target_units(out, info.target)]
     probs = _probabilities(out, kind)
     k = min(top_k, probs.shape[1])
     results = []
@@ -192,18 +208,19 @@ def infer(model_path: str | Path, inputs: Any, *, top_k: int = 5) -> list[Result
     images, .npy, .npz, .csv) with onnxruntime; one Result per sample, in order.
 
     Classification outputs give the `top_k` classes with labels and probabilities (softmax
-    only over logits); other outputs their values. Raises SpecError for a broken model file
-    or an input that does not fit the model."""
+    only over logits); other outputs their values, in the target's units. Raises InputError
+    for a broken model file or an input that does not fit the model, SetupError without
+    onnxruntime."""
     if top_k < 1:
-        raise SpecError(f"top_k must be at least 1, got {top_k}")
+        raise InputError(f"top_k must be at least 1, got {top_k}")
     model = Model(model_path)
     sources = [inputs] if isinstance(inputs, (str, Path, np.ndarray)) else list(inputs)
     results: list[Result] = []
     for source in sources:
-        for names, feeds in read_samples(source, model):
+        for names, feeds in read_samples(source, model.info):
             outs = model.run(feeds)
-            per_output = {n: _output_results(outs[n], model.info.outputs.get(
-                n, OutputInfo(())).kind, model.info.labels, top_k) for n in outs}
+            per_output = {n: _output_results(outs[n], model.info.outputs.get(n, OutputInfo(())),
+                                             model.info.labels, top_k) for n in outs}
             for i, name in enumerate(names):
                 results.append(Result(name, {n: r[i] for n, r in per_output.items()}))
     return results

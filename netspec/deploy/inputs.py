@@ -11,31 +11,28 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from netspec.errors import Location, SpecError
+from netspec.deploy import require
 from netspec.deploy.metadata import InputInfo, ModelInfo
-
-if TYPE_CHECKING:
-    from netspec.deploy.infer import Model
+from netspec.errors import InputError, Location
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm",
                   ".ppm", ".pbm"}
 MODES = {1: "L", 3: "RGB", 4: "RGBA"}        # image channels -> PIL mode
 
 
-def read_samples(source: Any, model: Model) -> Iterator[tuple[list[str], dict[str, np.ndarray]]]:
-    """(names of the samples, model-ready arrays by input name) for one input source: a file
-    path or a numpy array."""
-    info = model.info
+def read_samples(source: Any, info: ModelInfo) -> Iterator[tuple[list[str], dict[str, np.ndarray]]]:
+    """(names of the samples, model-ready arrays by input name) for one input source (a file
+    path or a numpy array), prepared for the model `info` describes."""
     if isinstance(source, np.ndarray):
         yield _from_arrays("array", {_only_input(info, "an array"): source}, info)
         return
     path = Path(source)
     if not path.is_file():
-        raise SpecError(f"{source}: no such input file")
+        raise InputError(f"{source}: no such input file")
     suffix = path.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         name = _only_input(info, "an image")
@@ -48,22 +45,23 @@ def read_samples(source: Any, model: Model) -> Iterator[tuple[list[str], dict[st
     elif suffix == ".csv":
         yield _read_csv(path, info)
     else:
-        raise SpecError(f"{source}: netspec infer reads images ({', '.join(sorted(IMAGE_SUFFIXES))}"
-                        f"), .npy, .npz and .csv files, not {suffix or 'a file without suffix'}")
+        raise InputError(f"{source}: netspec infer reads images "
+                         f"({', '.join(sorted(IMAGE_SUFFIXES))}), .npy, .npz and .csv files, "
+                         f"not {suffix or 'a file without suffix'}")
 
 
 def _only_input(info: ModelInfo, what: str) -> str:
     if len(info.inputs) != 1:
-        raise SpecError(f"model {info.name!r} has {len(info.inputs)} inputs "
-                        f"({', '.join(info.inputs)}); {what} feeds only one",
-                        hint="give a .npz file holding one array per input name")
+        raise InputError(f"model {info.name!r} has {len(info.inputs)} inputs "
+                         f"({', '.join(info.inputs)}); {what} feeds only one",
+                         hint="give a .npz file holding one array per input name")
     return next(iter(info.inputs))
 
 
 def _read_image(path: Path, inp: InputInfo, resample: str = "bilinear") -> np.ndarray:
     """The image as a float array in the model's per-sample shape, pixels / 255."""
-    from PIL import Image, UnidentifiedImageError
-
+    Image = require("PIL.Image")
+    UnidentifiedImageError = Image.UnidentifiedImageError
     shape = inp.shape
     if len(shape) >= 3 and all(isinstance(d, int) for d in shape[:3]):
         channels, size = shape[0], (shape[2], shape[1])             # PIL sizes are (W, H)
@@ -71,11 +69,11 @@ def _read_image(path: Path, inp: InputInfo, resample: str = "bilinear") -> np.nd
         channels, side = _square_image(shape[0])                    # an MLP over pixels
         size = (side, side)
     else:
-        raise SpecError(f"{path}: the model's input {_fmt(shape)} is not an image "
-                        f"[C, H, W]", hint="give a .npy or .csv file instead")
+        raise InputError(f"{path}: the model's input {_fmt(shape)} is not an image "
+                         f"[C, H, W]", hint="give a .npy or .csv file instead")
     if channels not in MODES:
-        raise SpecError(f"{path}: the model takes {channels}-channel images; images have "
-                        f"1 (grayscale), 3 (RGB) or 4 (RGBA) channels")
+        raise InputError(f"{path}: the model takes {channels}-channel images; images have "
+                         f"1 (grayscale), 3 (RGB) or 4 (RGBA) channels")
     try:
         with Image.open(path) as img:
             img = img.convert(MODES[channels])
@@ -84,7 +82,7 @@ def _read_image(path: Path, inp: InputInfo, resample: str = "bilinear") -> np.nd
                                  else Image.BILINEAR)
             pixels = np.asarray(img, dtype=np.float32) / 255.0
     except (UnidentifiedImageError, OSError) as err:
-        raise SpecError(f"{path}: not an image PIL can read ({err})") from None
+        raise InputError(f"{path}: not an image PIL can read ({err})") from None
     pixels = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)   # HWC -> CHW
     return pixels.reshape(shape)
 
@@ -102,7 +100,7 @@ def _load_npy(path: Path) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
     except (ValueError, OSError) as err:
-        raise SpecError(f"{path}: not a .npy array numpy can read ({err})") from None
+        raise InputError(f"{path}: not a .npy array numpy can read ({err})") from None
 
 
 def _load_npz(path: Path, info: ModelInfo) -> dict[str, np.ndarray]:
@@ -110,14 +108,14 @@ def _load_npz(path: Path, info: ModelInfo) -> dict[str, np.ndarray]:
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
     except (ValueError, OSError) as err:
-        raise SpecError(f"{path}: not a .npz archive numpy can read ({err})") from None
+        raise InputError(f"{path}: not a .npz archive numpy can read ({err})") from None
     if len(info.inputs) == 1 and len(arrays) == 1:
         return {next(iter(info.inputs)): next(iter(arrays.values()))}
     missing = [n for n in info.inputs if n not in arrays]
     if missing:
-        raise SpecError(f"{path}: no array named {', '.join(missing)} "
-                        f"(it holds {', '.join(arrays) or 'nothing'})",
-                        hint=f"the model's inputs are {', '.join(info.inputs)}")
+        raise InputError(f"{path}: no array named {', '.join(missing)} "
+                         f"(it holds {', '.join(arrays) or 'nothing'})",
+                         hint=f"the model's inputs are {', '.join(info.inputs)}")
     return {n: arrays[n] for n in info.inputs}
 
 
@@ -136,12 +134,12 @@ def _read_csv(path: Path, info: ModelInfo) -> tuple[list[str], dict[str, np.ndar
             except ValueError:
                 if not rows and not names:
                     continue                                     # the header
-                raise SpecError(f"a row holds a value that is not a number: {row}",
-                                loc=Location(str(path), line, 1)) from None
+                raise InputError(f"a row holds a value that is not a number: {row}",
+                                 loc=Location(str(path), line, 1)) from None
             rows.append(_row_shape(values, inp, Location(str(path), line, 1)))
             names.append(f"{path}:{line}")
     if not rows:
-        raise SpecError(f"{path}: no rows of numbers")
+        raise InputError(f"{path}: no rows of numbers")
     return names, {name: _preprocess(np.stack(rows), info, name, image=False)}
 
 
@@ -149,8 +147,8 @@ def _row_shape(values: list[float], inp: InputInfo, loc: Location) -> np.ndarray
     known = math.prod(d for d in inp.shape if isinstance(d, int))
     free = [i for i, d in enumerate(inp.shape) if not isinstance(d, int)]
     if len(values) % known or (not free and len(values) != known) or len(free) > 1:
-        raise SpecError(f"a row has {len(values)} values; the model's input {_fmt(inp.shape)} "
-                        f"needs {known if not free else f'a multiple of {known}'}", loc=loc)
+        raise InputError(f"a row has {len(values)} values; the model's input {_fmt(inp.shape)} "
+                         f"needs {known if not free else f'a multiple of {known}'}", loc=loc)
     shape = tuple(len(values) // known if i in free else d for i, d in enumerate(inp.shape))
     return np.asarray(values).reshape(shape)
 
@@ -162,7 +160,7 @@ def _from_arrays(source: str, arrays: dict[str, np.ndarray],
     for name, arr in arrays.items():
         arr = _as_batch(np.asarray(arr), info.inputs[name].shape, f"{source}: array {name!r}")
         if count is not None and len(arr) != count:
-            raise SpecError(f"{source}: the arrays hold different numbers of samples")
+            raise InputError(f"{source}: the arrays hold different numbers of samples")
         count = len(arr)
         out[name] = _preprocess(arr, info, name, image=False)
     names = [source] if count == 1 else [f"{source}[{i}]" for i in range(count)]
@@ -184,8 +182,8 @@ def _as_batch(arr: np.ndarray, shape: tuple, what: str) -> np.ndarray:
             return arr[None, None]
         if fits(arr.shape[1:], shape[1:]):
             return arr[:, None]
-    raise SpecError(f"{what} has shape {list(arr.shape)}; the model takes {_fmt(shape)} per "
-                    f"sample (or a batch of them)")
+    raise InputError(f"{what} has shape {list(arr.shape)}; the model takes {_fmt(shape)} per "
+                     f"sample (or a batch of them)")
 
 
 def _preprocess(x: np.ndarray, info: ModelInfo, name: str, image: bool) -> np.ndarray:
@@ -197,11 +195,11 @@ def _preprocess(x: np.ndarray, info: ModelInfo, name: str, image: bool) -> np.nd
         x = x[None]
     for i, d in enumerate(inp.shape):
         if isinstance(d, int) and x.shape[i + 1] != d:
-            raise SpecError(f"input {name!r} has shape {list(x.shape[1:])}; the model takes "
-                            f"{_fmt(inp.shape)}")
+            raise InputError(f"input {name!r} has shape {list(x.shape[1:])}; the model takes "
+                             f"{_fmt(inp.shape)}")
     if inp.dtype == "long":
         if not np.all(np.mod(x, 1) == 0):
-            raise SpecError(f"input {name!r} holds token ids: whole numbers, got fractions")
+            raise InputError(f"input {name!r} holds token ids: whole numbers, got fractions")
         return x.astype(np.int64)
     x = x.astype(np.float32)
     if not image:
@@ -223,8 +221,8 @@ def _broadcast(stats: Sequence[float] | float, inp: InputInfo) -> np.ndarray:
         return s.reshape((1,) * (rank + 1))
     axis = 0 if rank >= 3 else rank - 1
     if shape[axis] != s.size:
-        raise SpecError(f"the model's normalisation statistics have {s.size} values; its input "
-                        f"{_fmt(shape)} has {shape[axis]} along the axis they apply to")
+        raise InputError(f"the model's normalisation statistics have {s.size} values; its input "
+                         f"{_fmt(shape)} has {shape[axis]} along the axis they apply to")
     view = [1] * (rank + 1)
     view[axis + 1] = s.size
     return s.reshape(view)

@@ -4,8 +4,14 @@ one definition shared by `netspec export` (the writer) and `netspec infer` (the 
 Importing torch here is a bug: `netspec infer` imports this module and never pays for torch.
 
 What an exported file holds in `metadata_props` (strings; lists and dicts as JSON) is what
-inference needs to preprocess as training did (`ModelInfo`): input shapes, labels, scale,
-normalisation statistics, what each output is, plus the spec's name, YAML and netspec version.
+inference needs to preprocess as training did and to read the outputs (`ModelInfo`): input
+shapes, labels, scale, normalisation statistics, what each output is (and, for a regression
+trained on standardised targets, the target's mean and std to bring values back to its
+units), plus the spec's name, YAML and netspec version.
+
+What an output is comes from the run (data.json's `output`: the run records it); for a bare
+spec, from the final layer kind's declared output, else `logits` for the trained output when
+it is a vector of 2 or more classes, else `values`.
 
     info = model_info(src, None, {})           # writing: from a spec and its run's data.json
     onnx.helper.set_model_props(proto, info.to_props())
@@ -17,19 +23,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from netspec.errors import InputError
+from netspec.kinds import output_semantics
+from netspec.training.rundir import CLASS_OUTPUTS
 from netspec.version import __version__
-from netspec.errors import SpecError
 
 if TYPE_CHECKING:
-    from netspec.lang import Spec
+    from netspec.lang.schema import Spec
 
-CLASS_KINDS = ("logits", "probabilities", "log_probabilities")
-OUTPUT_KINDS = (*CLASS_KINDS, "values")
 # how training resized images of a built-in data set (PIL's filter); image folders: bilinear
 RESAMPLE = {"digits": "nearest"}
-FINAL_KIND_OUTPUT = {"softmax": "probabilities", "log_softmax": "log_probabilities"}
 
 
 # ---- the format -------------------------------------------------------------------------------
@@ -47,10 +52,12 @@ class InputInfo:
 @dataclass(frozen=True)
 class OutputInfo:
     """One model output: per-sample shape and what it holds (logits, probabilities,
-    log_probabilities or values)."""
+    log_probabilities or values); `target` ({"mean": [...], "std": [...]}): the values are
+    standardised targets, `value * std + mean` in the target's units."""
 
     shape: tuple
     kind: str = "values"
+    target: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -78,7 +85,8 @@ class ModelInfo:
             "inputs": json.dumps({n: {"shape": list(i.shape), "dtype": i.dtype,
                                       "spec_shape": list(i.spec_shape or i.shape)}
                                   for n, i in self.inputs.items()}),
-            "outputs": json.dumps({n: {"shape": list(o.shape), "kind": o.kind}
+            "outputs": json.dumps({n: {"shape": list(o.shape), "kind": o.kind,
+                                       **({"target": o.target} if o.target else {})}
                                    for n, o in self.outputs.items()}),
             "scale": repr(float(self.scale)),
             "batch": self.batch,
@@ -97,7 +105,7 @@ class ModelInfo:
         inputs = {n: InputInfo(tuple(i["shape"]), i.get("dtype", "float"),
                                tuple(i.get("spec_shape", i["shape"])))
                   for n, i in json.loads(props["inputs"]).items()}
-        outputs = {n: OutputInfo(tuple(o["shape"]), o.get("kind", "values"))
+        outputs = {n: OutputInfo(tuple(o["shape"]), o.get("kind", "values"), o.get("target"))
                    for n, o in json.loads(props["outputs"]).items()}
         labels = json.loads(props["labels"]) if "labels" in props else None
         return cls(name=props["name"], inputs=inputs, outputs=outputs,
@@ -137,28 +145,6 @@ def _foreign_info(session, path: str | Path) -> ModelInfo:
 
 # ---- writing ----------------------------------------------------------------------------------
 
-def read_data_json(path: Path) -> dict:
-    """A run's data.json (what it says of labels, scale, statistics and outputs), checked;
-    {} when there is none."""
-    if not path.is_file():
-        return {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise SpecError(f"{path}: not valid JSON ({err})") from None
-    if not isinstance(data, dict):
-        raise SpecError(f"{path}: expected a JSON object")
-    if data.get("output") not in (None, *OUTPUT_KINDS):
-        raise SpecError(f"{path}: `output` must be one of {', '.join(OUTPUT_KINDS)}, "
-                        f"got {data['output']!r}")
-    norm = data.get("normalize")
-    if norm is not None and not (isinstance(norm, dict) and {"mean", "std"} <= set(norm)):
-        raise SpecError(f"{path}: `normalize` must be null or {{\"mean\": [...], \"std\": [...]}}")
-    if not isinstance(data.get("scale", 1.0) or 1.0, (int, float)):
-        raise SpecError(f"{path}: `scale` must be a number, got {data['scale']!r}")
-    return data
-
-
 def fixed_dims(proto, spec: Spec, fixed_batch: int | None) -> set[str]:
     """The symbolic dims the exported graph holds at a fixed size (traced away)."""
     fixed = set()
@@ -180,17 +166,21 @@ def model_info(src, fixed_batch: int | None, fixed: dict[str, int]) -> ModelInfo
 
     spec, data = src.spec, src.data
     graph = check(spec, None, fixed).graph
-    kinds = _output_kinds(src, graph)
+    primary = _trained_output(spec, graph)
+    kinds = _output_kinds(src, graph, primary)
+    target = data.get("target") if kinds[primary] == "values" else None
     labels = data.get("labels")
     return ModelInfo(
         name=spec.name,
         inputs={n: InputInfo(tuple(fixed.get(d, d) for d in i.shape), i.dtype, tuple(i.shape))
                 for n, i in spec.inputs.items()},
-        outputs={o: OutputInfo(tuple(graph.nodes[n].shape), kinds[o])
+        outputs={o: OutputInfo(tuple(graph.nodes[n].shape), kinds[o],
+                               _target(target, o, graph.nodes[n].shape) if o == primary
+                               else None)
                  for o, n in graph.outputs.items()},
         labels=None if labels is None else tuple(str(x) for x in labels),
         scale=float(data.get("scale") or 1.0), normalize=data.get("normalize"),
-        task=data.get("task") or ("classification" if any(k in CLASS_KINDS for k in
+        task=data.get("task") or ("classification" if any(k in CLASS_OUTPUTS for k in
                                                           kinds.values()) else "regression"),
         batch="dynamic" if fixed_batch is None else str(fixed_batch),
         resample=RESAMPLE.get(str(data.get("name")), "bilinear"),
@@ -198,29 +188,37 @@ def model_info(src, fixed_batch: int | None, fixed: dict[str, int]) -> ModelInfo
         netspec_version=__version__)
 
 
-def _output_kinds(src, graph) -> dict[str, str]:
-    """What each output holds: the run's data.json says it for the trained output; without a
-    run, a final softmax/log_softmax, else the spec's train.loss, else logits for a vector."""
-    train = src.spec.train if isinstance(src.spec.train, dict) else {}
+def _trained_output(spec: Spec, graph) -> str:
+    """The output the loss trained: the spec's `train.output`, else the first."""
+    train = spec.train if isinstance(spec.train, dict) else {}
     names = list(graph.outputs)
-    primary = train.get("output") if train.get("output") in names else names[0]
-    loss = train.get("loss")
-    loss = next(iter(loss), None) if isinstance(loss, dict) else loss
+    return train.get("output") if train.get("output") in names else names[0]
+
+
+def _output_kinds(src, graph, primary: str) -> dict[str, str]:
+    """What each output holds: the run's data.json says it for the trained output; else the
+    final layer kind's declared output, else logits for a trained vector of classes."""
     kinds = {}
     for out, node_name in graph.outputs.items():
         node = graph.nodes[node_name]
-        kind = FINAL_KIND_OUTPUT.get(node.kind, "values")
+        kind = output_semantics(node.kind)
         if out == primary:
             if src.data.get("output"):
                 kind = src.data["output"]
-            elif kind == "values":
-                kind = _loss_expects(loss) or ("logits" if len(node.shape) == 1 else "values")
+            elif kind == "values" and len(node.shape) == 1 and node.shape[0] != 1:
+                kind = "logits"         # a bare spec: one unit is more often a value
         kinds[out] = kind
     return kinds
 
 
-def _loss_expects(loss: Any) -> str | None:
-    """What the loss registry says loss `loss` wants the network to output."""
-    from netspec.training.losses import LOSSES
-
-    return LOSSES[loss].meta.get("expects") if isinstance(loss, str) and loss in LOSSES else None
+def _target(target: dict | None, out: str, shape: tuple) -> dict | None:
+    """The trained output's target scaling (data.json's `target`, checked against the
+    output's width); None for runs that did not standardise their targets."""
+    if not target:
+        return None
+    mean, std = (list(v) if isinstance(v, list) else [v] for v in (target["mean"], target["std"]))
+    if tuple(shape) != (len(mean),) and len(mean) != 1:
+        raise InputError(f"the run's data.json scales {len(mean)} target values, but output "
+                         f"{out!r} has shape {list(shape)}",
+                         hint="was the run directory altered? export it as training wrote it")
+    return {"mean": mean, "std": std}

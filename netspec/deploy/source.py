@@ -1,5 +1,7 @@
-"""What `netspec export` exports: a spec (fresh init, seed 0) or a run directory's best
-checkpoint and data.json, resolved to a `Source`, and the model built from it.
+"""What `netspec export` exports, resolved to a `Source`: a spec (fresh init, seed 0), or a run
+directory read through the run reader (`netspec.training.rundir`: its self-contained spec,
+the checksum-verified weights of its best checkpoint, its data.json); and the model built
+from it.
 
     src = resolve_source("runs/lenet5/latest")     # or a spec file, YAML text, a Spec
     model = build_model(src)                       # eval mode, the run's weights loaded
@@ -7,23 +9,22 @@ checkpoint and data.json, resolved to a `Source`, and the model built from it.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from netspec.errors import InputError
+from netspec.graph.load import as_spec, load
+from netspec.lang.schema import Spec
+from netspec.training.rundir import LATEST, read_run
 
-from netspec.errors import SpecError
-from netspec.deploy.metadata import read_data_json
-from netspec.lang import Spec, as_spec, load
-
-CHECKPOINTS = ("best.safetensors", "last.safetensors")
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
 class Source:
-    """What is exported: a spec, with a checkpoint and its run's data.json when from a run."""
+    """What is exported: a spec, with the weights and data.json of its run when from one."""
 
     spec: Spec
     state: dict | None = None
@@ -31,59 +32,23 @@ class Source:
     description: str = ""
 
 
-# ---- what to export -------------------------------------------------------------------------
-
 def resolve_source(source: Any) -> Source:
     """A Spec, YAML text, a spec file, or a run directory (`runs/x/3`, `runs/x/latest`,
-    `runs/x`) -> what to export."""
+    `runs/x`) -> what to export. A run must be whole: spec, a verified checkpoint (best,
+    else last) and data.json (its normalisation statistics go into the file)."""
     if isinstance(source, Spec):
         return Source(source, description=f"spec {source.path or source.name} (fresh init, seed 0)")
     if isinstance(source, str) and "\n" in source:
         return resolve_source(as_spec(source))
     path = Path(source)
-    if path.is_dir() or (path.is_file() and path.name == "latest"):
-        return load_run(find_run(path))
+    if path.is_dir() or path.name == LATEST:
+        run = read_run(path, checkpoint=None)
+        return Source(run.spec, run.weights, run.data,
+                      description=f"run {run.path} ({run.checkpoint}.safetensors)")
     if path.is_file():
         return resolve_source(load(path))
-    raise SpecError(f"{source}: no such spec file or run directory")
+    raise InputError(f"{source}: no such spec file or run directory")
 
-
-def find_run(path: Path, hops: int = 0) -> Path:
-    """The run directory `path` names: itself, or what a `latest` link or text file points at."""
-    if hops > 4:
-        raise SpecError(f"{path}: `latest` points in a circle")
-    if path.is_symlink():                           # name the run itself, not `latest`
-        return find_run(path.parent / os.readlink(path), hops + 1)
-    if path.is_file():
-        target = path.read_text(encoding="utf-8").strip()
-        return find_run(path.parent / target, hops + 1)
-    if (path / "spec.yaml").is_file():
-        return path
-    if (path / "latest").exists():
-        return find_run(path / "latest", hops + 1)
-    raise SpecError(f"{path}: not a run directory (no spec.yaml) and no `latest` run in it",
-                    hint="give a spec file, or a run directory such as runs/lenet5/latest")
-
-
-def load_run(run: Path) -> Source:
-    """The spec, best checkpoint and data.json of a run directory."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    spec = load(run / "spec.yaml")
-    ckpt = next((run / c for c in CHECKPOINTS if (run / c).is_file()), None)
-    if ckpt is None:
-        raise SpecError(f"{run}: no checkpoint ({' or '.join(CHECKPOINTS)})",
-                        hint="the run may have stopped before its first epoch ended")
-    try:
-        state = load_file(str(ckpt))
-    except (SafetensorError, OSError, ValueError) as err:
-        raise SpecError(f"{ckpt}: not a readable safetensors checkpoint ({err})") from None
-    data = read_data_json(run / "data.json")
-    return Source(spec, state, data, description=f"run {run} ({ckpt.name})")
-
-
-# ---- the model ---------------------------------------------------------------------------------
 
 def build_model(src: Source) -> torch.nn.Module:
     """The built model in eval mode, with the run's weights when there are some."""
@@ -91,33 +56,18 @@ def build_model(src: Source) -> torch.nn.Module:
 
     model = build(src.spec, seed=0)
     if src.state is not None:
-        state = _strip_wrappers(src.state)
-        missing, unexpected = _key_mismatch(model, state)
+        own = set(model.state_dict())
+        missing, unexpected = sorted(own - set(src.state)), sorted(set(src.state) - own)
         if missing or unexpected:
-            raise SpecError(f"the checkpoint of {src.description} does not fit its spec.yaml: "
-                            + "; ".join(x for x in (_few("missing", missing),
-                                                    _few("unexpected", unexpected)) if x))
+            raise InputError(f"the checkpoint of {src.description} does not fit its spec.yaml: "
+                             + "; ".join(x for x in (_few("missing", missing),
+                                                     _few("unexpected", unexpected)) if x))
         try:
-            model.load_state_dict(state)
-        except RuntimeError as err:
-            raise SpecError(f"the checkpoint of {src.description} does not fit its spec.yaml: "
-                            f"{str(err).splitlines()[-1].strip()}") from None
+            model.load_state_dict(src.state)
+        except RuntimeError as err:        # a shape that differs
+            raise InputError(f"the checkpoint of {src.description} does not fit its spec.yaml: "
+                             f"{str(err).splitlines()[-1].strip()}") from None
     return model.eval()
-
-
-def _strip_wrappers(state: dict) -> dict:
-    """Keys saved from DDP (`module.`) or torch.compile (`_orig_mod.`) wrappers; a resume
-    checkpoint's training state (`@optimizer...`, `@rng...`) is not the model's."""
-    state = {k: v for k, v in state.items() if not k.startswith("@")}
-    for prefix in ("module.", "_orig_mod."):
-        if state and all(k.startswith(prefix) for k in state):
-            state = {k[len(prefix):]: v for k, v in state.items()}
-    return state
-
-
-def _key_mismatch(model: torch.nn.Module, state: dict) -> tuple[list, list]:
-    own = set(model.state_dict())
-    return sorted(own - set(state)), sorted(set(state) - own)
 
 
 def _few(what: str, keys: list, n: int = 4) -> str:

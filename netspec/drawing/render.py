@@ -26,7 +26,7 @@ from netspec.drawing.layout import (ACCENT, OUT, WRAP, Box, Cluster, Diagram, cl
 from netspec.errors import SetupError
 from netspec.graph.ir import Graph, Group
 from netspec.kinds import Shape, fmt_shape
-from netspec.lang import as_spec
+from netspec.graph.load import as_spec
 
 if TYPE_CHECKING:
     import graphviz

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator
 
 from netspec.errors import BlockUse, Location
-from netspec.kinds.base import Args, Shape, numel
+from netspec.kinds.argtypes import Args
+from netspec.kinds.base import Shape, numel
 
 if TYPE_CHECKING:
     import networkx

@@ -1,10 +1,14 @@
 """The layer registry: every layer kind, each defined in one place.
 
 `kinds()` maps a kind's name (aliases included) to its :class:`LayerKind`. Importing this
-package registers all built-in kinds; it never imports torch.
+package registers all built-in kinds; it never imports torch. The argument types every
+registry shares live in `netspec.kinds.argtypes`.
 """
 
-from netspec.kinds import activation, conv, core, merge, norm, pool, recurrent, reshape  # noqa: F401 (register)
-from netspec.kinds.base import Args, Dim, LayerKind, Shape, ShapeError, fmt_shape, kinds, numel
+from netspec.kinds import activation, conv, core, merge, norm, pool, recurrent, reshape
+from netspec.kinds.argtypes import Args, Dim
+from netspec.kinds.base import (LayerKind, Shape, ShapeError, fmt_shape, kinds, numel,
+                                output_semantics, register, unregister)
 
-__all__ = ["Args", "Dim", "LayerKind", "Shape", "ShapeError", "fmt_shape", "kinds", "numel"]
+# importing a module registers the kinds it defines
+BUILTIN = (activation, conv, core, merge, norm, pool, recurrent, reshape)

@@ -1,18 +1,25 @@
-"""Activations. All keep the shape; only `prelu` has parameters."""
+"""Activations. All keep the shape; only `prelu` has parameters.
+
+Each says what weight init needs to know about it: relu-like ones get the layer before them
+He (kaiming) init, saturating ones Xavier; softmax, log_softmax and sigmoid say what a network
+ending in them outputs."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from netspec.kinds.base import (Args, Bool, Float, Int, LayerKind, ShapeError, channels, fmt_shape, layer,
-                   register)
+from netspec.kinds.argtypes import Args, Bool, Float, Int
+from netspec.kinds.base import LayerKind, ShapeError, channels, fmt_shape, layer, register
+
+RELU_LIKE = {"family": "activation", "init_role": "relu_like"}
+SATURATING = {"family": "activation", "init_role": "saturating"}
 
 
 def _same(ins, a):
     return ins[0]
 
 
-def _simple(name: str, torch_name: str, doc: str, aliases: tuple[str, ...] = ()) -> None:
+def _simple(name: str, torch_name: str, doc: str, role: dict, **meta) -> None:
     """An argument-free activation that maps to torch.nn.<torch_name>()."""
 
     def build(ins, a):
@@ -20,25 +27,28 @@ def _simple(name: str, torch_name: str, doc: str, aliases: tuple[str, ...] = ())
 
         return getattr(nn, torch_name)()
 
-    register(LayerKind(name=name, args=Args, shape=_same, build=build, family="activation",
-                       doc=doc, aliases=aliases))
+    register(LayerKind(name=name, args=Args, shape=_same, build=build, doc=doc, **role, **meta))
 
 
-_simple("relu", "ReLU", "max(0, x), as torch.nn.ReLU.")
-_simple("relu6", "ReLU6", "min(max(0, x), 6), as torch.nn.ReLU6.")
-_simple("sigmoid", "Sigmoid", "1 / (1 + exp(-x)), as torch.nn.Sigmoid.")
-_simple("hardsigmoid", "Hardsigmoid", "Piecewise-linear sigmoid, as torch.nn.Hardsigmoid.")
-_simple("tanh", "Tanh", "Hyperbolic tangent, as torch.nn.Tanh.")
-_simple("silu", "SiLU", "x * sigmoid(x), as torch.nn.SiLU; `swish` is the same.", ("swish",))
-_simple("hardswish", "Hardswish", "x * hardsigmoid(x), as torch.nn.Hardswish.")
-_simple("mish", "Mish", "x * tanh(softplus(x)), as torch.nn.Mish.")
+_simple("relu", "ReLU", "max(0, x), as torch.nn.ReLU.", RELU_LIKE)
+_simple("relu6", "ReLU6", "min(max(0, x), 6), as torch.nn.ReLU6.", RELU_LIKE)
+_simple("sigmoid", "Sigmoid", "1 / (1 + exp(-x)), as torch.nn.Sigmoid.", SATURATING,
+        output="probabilities")
+_simple("hardsigmoid", "Hardsigmoid", "Piecewise-linear sigmoid, as torch.nn.Hardsigmoid.",
+        SATURATING)
+# Xavier's gain for tanh, torch.nn.init.calculate_gain("tanh")
+_simple("tanh", "Tanh", "Hyperbolic tangent, as torch.nn.Tanh.", SATURATING, init_gain=5 / 3)
+_simple("silu", "SiLU", "x * sigmoid(x), as torch.nn.SiLU; `swish` is the same.", RELU_LIKE,
+        aliases=("swish",))
+_simple("hardswish", "Hardswish", "x * hardsigmoid(x), as torch.nn.Hardswish.", RELU_LIKE)
+_simple("mish", "Mish", "x * tanh(softplus(x)), as torch.nn.Mish.", RELU_LIKE)
 
 
 class LeakyArgs(Args):
     slope: Float = 0.01
 
 
-@layer("leaky_relu", LeakyArgs, main="slope", family="activation")
+@layer("leaky_relu", LeakyArgs, main="slope", **RELU_LIKE)
 class LeakyReLU:
     """max(0, x) + slope * min(0, x), as torch.nn.LeakyReLU(negative_slope=slope)."""
 
@@ -55,7 +65,7 @@ class PReLUArgs(Args):
     init: Float = 0.25
 
 
-@layer("prelu", PReLUArgs, family="activation")
+@layer("prelu", PReLUArgs, **RELU_LIKE)
 class PReLU:
     """Leaky ReLU with a learned slope, as torch.nn.PReLU: one parameter, or one per channel
     with `channels: true`."""
@@ -75,7 +85,7 @@ class EluArgs(Args):
     alpha: Float = 1.0
 
 
-@layer("elu", EluArgs, main="alpha", family="activation")
+@layer("elu", EluArgs, main="alpha", **RELU_LIKE)
 class ELU:
     """x if x > 0 else alpha * (exp(x) - 1), as torch.nn.ELU."""
 
@@ -91,7 +101,7 @@ class GeluArgs(Args):
     approximate: Literal["none", "tanh"] = "none"
 
 
-@layer("gelu", GeluArgs, family="activation")
+@layer("gelu", GeluArgs, **RELU_LIKE)
 class GELU:
     """Gaussian error linear unit, as torch.nn.GELU."""
 
@@ -125,8 +135,8 @@ def _softmax(torch_name: str):
 
 
 register(LayerKind(name="softmax", args=SoftmaxArgs, shape=_softmax_shape, main="dim",
-                   build=_softmax("Softmax"), family="activation",
+                   build=_softmax("Softmax"), output="probabilities", **SATURATING,
                    doc="exp(x) / sum(exp(x)) along `dim` (default 1), as torch.nn.Softmax."))
 register(LayerKind(name="log_softmax", args=SoftmaxArgs, shape=_softmax_shape, main="dim",
-                   build=_softmax("LogSoftmax"), family="activation",
+                   build=_softmax("LogSoftmax"), output="log_probabilities", **SATURATING,
                    doc="log(softmax(x)) along `dim` (default 1), as torch.nn.LogSoftmax."))

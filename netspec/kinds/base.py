@@ -1,8 +1,9 @@
 """What a layer kind is, and the registry that holds every one of them.
 
 A layer kind lives in one place: its argument model (pydantic, frozen), its shape rule (a pure
-function of the input shapes and the arguments), its parameter and MAC counts, and its torch
-builder. Nothing else in netspec branches on a kind's name. torch is imported only inside
+function of the input shapes and the arguments), its parameter and MAC counts, its torch
+builder, and its semantics (init role, what its output is, its dtype rule). Nothing else in
+netspec branches on a kind's name. Argument types live in `netspec.kinds.argtypes`. torch is imported only inside
 `build` functions, so the static check never pays for it.
 
 Shapes exclude the batch dimension: a tuple of ints, where a dimension may also be a string,
@@ -13,11 +14,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable, ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Sequence
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from netspec.kinds.argtypes import Args, Dim, NoArgs
 
-Dim = int | str
 Shape = tuple[Dim, ...]
 
 
@@ -36,86 +36,7 @@ class ShapeError(Exception):
         self.need = tuple(need)     # with too_small: the spatial sizes this layer needs
 
 
-# ---- argument types -------------------------------------------------------------------------
-# Arguments are strict: no booleans or strings for numbers. An integer argument accepts an
-# integral float (what `$(c / 2)` gives) but nothing else.
-
-MAX_ARG = 10**9              # as for input dims: anything larger is a typo, not a network
 MAX_ELEMENTS = 10**11        # per layer output or parameter count: 400 GB in float32
-
-
-def _strict_int(v: Any) -> Any:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ValueError(f"expected an integer, got {_describe(v)}{_unquote(v)}")
-    if isinstance(v, float):
-        if not v.is_integer():
-            raise ValueError(f"expected an integer, got {v!r}")
-        v = int(v)
-    if abs(v) > MAX_ARG:
-        raise ValueError(f"{v} is larger than netspec allows for a layer argument (10^9)")
-    return v
-
-
-def _strict_float(v: Any) -> Any:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise ValueError(f"expected a number, got {_describe(v)}{_unquote(v)}")
-    return float(v)
-
-
-def _strict_bool(v: Any) -> Any:
-    if not isinstance(v, bool):
-        yaml11 = isinstance(v, str) and v.lower() in ("yes", "no", "on", "off", "y", "n")
-        why = " (YAML 1.2 reads yes/no/on/off as strings)" if yaml11 else ""
-        raise ValueError(f"expected true or false, got {_describe(v)}{why}")
-    return v
-
-
-def _unquote(v: Any) -> str:
-    """' (write it without quotes)' for a number written as a string, like "16"."""
-    try:
-        float(v) if isinstance(v, str) else None
-    except ValueError:
-        return ""
-    return " (write it without quotes)" if isinstance(v, str) else ""
-
-
-def _int_or_ints(v: Any) -> Any:
-    if isinstance(v, (list, tuple)):
-        return tuple(_strict_int(x) for x in v)
-    return _strict_int(v)
-
-
-def _describe(v: Any) -> str:
-    if isinstance(v, str):
-        return f"the string {v!r}"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if v is None:
-        return "nothing (null)"
-    if isinstance(v, (list, tuple)):
-        return f"a list {list(v)!r}"
-    if isinstance(v, dict):
-        return "a mapping"
-    return repr(v)
-
-
-Int = Annotated[int, BeforeValidator(_strict_int)]
-Float = Annotated[float, BeforeValidator(_strict_float)]
-Bool = Annotated[bool, BeforeValidator(_strict_bool)]
-IntOrInts = Annotated[int | tuple[int, ...], BeforeValidator(_int_or_ints)]
-Ints = Annotated[tuple[int, ...], BeforeValidator(lambda v: _int_or_ints(list(v))
-                                                  if isinstance(v, (list, tuple)) else v)]
-
-
-class Args(BaseModel):
-    """Base of every kind's argument model: frozen, unknown keys refused."""
-
-    # defer_build: a schema is built on first use, so `check` pays only for kinds it meets
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
-
-class NoArgs(Args):
-    pass
 
 
 # ---- the registry ---------------------------------------------------------------------------
@@ -127,9 +48,15 @@ def _zero(*_: Any) -> int:
     return 0
 
 
+INIT_ROLES = ("weighted", "relu_like", "saturating", "transparent", None)
+OUTPUTS = ("probabilities", "log_probabilities", None)
+DTYPES = ("float", "long", "any")
+_UNSET: Any = object()      # init_role not given: decided from the kind's other fields
+
+
 @dataclass(frozen=True)
 class LayerKind:
-    """One layer kind: arguments, shape rule, counts, torch builder.
+    """One layer kind: arguments, shape rule, counts, torch builder, semantics.
 
     shape(ins, args) -> Shape        pure, raises ShapeError
     params(ins, args) -> int         module.parameters() count
@@ -137,6 +64,21 @@ class LayerKind:
     explain(ins, args) -> [str]      the arithmetic behind the shape (for `check --explain`)
     build(ins, args) -> nn.Module    imports torch; a module whose forward takes the inputs
     emit(graph, nodes, args)         instead of build, for parameter-free function calls
+
+    Semantics, so that nothing outside the registry branches on a kind's name:
+
+    init_role     what weight init (`init: auto`) needs to know: "weighted" (the layer that is
+                  initialised), "relu_like" / "saturating" (the activation that picks He or
+                  Xavier), "transparent" (looked through between the two: norms, pools,
+                  reshapes), None (hides what follows). Not given: "transparent" for a
+                  single-input kind without parameters (a new reshaping kind between a conv and
+                  its relu keeps He init), else None.
+    init_gain     Xavier's gain for the layer this activation follows (5/3 for tanh)
+    output        what the layer's output is when it ends a network: "probabilities",
+                  "log_probabilities", or None (values; "logits" is the loss's word)
+    input_dtype   "float", "long" (token ids) or "any"
+    keeps_dtype   its output has its input's dtype (ids pass through a reshape); else float
+    family        a display category (the diagram's colours), never a rule
     """
 
     name: str
@@ -151,9 +93,24 @@ class LayerKind:
     family: str = "other"
     main: str | None = None          # the argument the scalar short form gives (`linear: 10`)
     arity: int | None = 1            # None: a merge, two inputs or more
-    input_dtype: str = "float"       # "long" for token ids
+    input_dtype: str = "float"
+    keeps_dtype: bool = False
+    init_role: str | None = _UNSET
+    init_gain: float = 1.0
+    output: str | None = None
     doc: str = ""
     aliases: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.init_role is _UNSET:
+            shape_only = self.arity == 1 and self.params is _zero
+            object.__setattr__(self, "init_role", "transparent" if shape_only else None)
+        for field, value, allowed in (("init_role", self.init_role, INIT_ROLES),
+                                      ("output", self.output, OUTPUTS),
+                                      ("input_dtype", self.input_dtype, DTYPES)):
+            if value not in allowed:
+                raise ValueError(f"layer kind {self.name!r}: {field} must be one of "
+                                 f"{allowed}, got {value!r}")
 
     @property
     def usage(self) -> str:
@@ -180,11 +137,21 @@ _KINDS: dict[str, LayerKind] = {}
 
 
 def register(kind: LayerKind) -> LayerKind:
-    for name in (kind.name, *kind.aliases):
-        if name in _KINDS:
-            raise RuntimeError(f"layer kind {name!r} registered twice")
+    """Add `kind` (and its aliases) to the registry; a name registered twice is an error."""
+    names = (kind.name, *kind.aliases)
+    taken = [n for n in names if n in _KINDS]
+    if taken:
+        raise RuntimeError(f"layer kind {taken[0]!r} registered twice")
+    for name in names:
         _KINDS[name] = kind
     return kind
+
+
+def unregister(kind: LayerKind) -> None:
+    """Remove `kind` and its aliases (for tests that register a kind of their own)."""
+    for name in (kind.name, *kind.aliases):
+        if _KINDS.get(name) is kind:
+            del _KINDS[name]
 
 
 def layer(name: str, args: type[Args] = NoArgs, **meta: Any) -> Callable[[type], LayerKind]:
@@ -202,6 +169,17 @@ def layer(name: str, args: type[Args] = NoArgs, **meta: Any) -> Callable[[type],
 def kinds() -> dict[str, LayerKind]:
     """Every registered kind by name (aliases included)."""
     return _KINDS
+
+
+def output_semantics(kind_name: str | None) -> str:
+    """What a network ending in `kind_name` outputs: "probabilities", "log_probabilities" or
+    "values" (whether values are logits is the loss's to say, not the kind's).
+
+    >>> output_semantics("softmax"), output_semantics("sigmoid"), output_semantics("linear")
+    ('probabilities', 'probabilities', 'values')
+    """
+    kind = _KINDS.get(kind_name or "")
+    return (kind.output if kind is not None else None) or "values"
 
 
 # ---- shape helpers shared by several kinds --------------------------------------------------

@@ -5,30 +5,23 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import field_validator
+from netspec.kinds.argtypes import (Args, Bool, NonNegativeIntOrInts, PositiveInt,
+                                   PositiveIntOrInts)
+from netspec.kinds.base import (ShapeError, Window, axis_names, channels, fmt_shape, layer, numel,
+                                spatial_rank, tuple_n, windows_out)
 
-from netspec.kinds.base import (Args, Bool, Int, IntOrInts, ShapeError, Window, axis_names, channels,
-                   fmt_shape, layer, numel, spatial_rank, tuple_n, windows_out)
-
-Padding = IntOrInts | Literal["same", "valid"]
+Padding = NonNegativeIntOrInts | Literal["same", "valid"]
 
 
 class ConvArgs(Args):
-    out: Int
-    kernel: IntOrInts
-    stride: IntOrInts = 1
+    out: PositiveInt
+    kernel: PositiveIntOrInts
+    stride: PositiveIntOrInts = 1
     padding: Padding = 0
-    dilation: IntOrInts = 1
-    groups: Int = 1
+    dilation: PositiveIntOrInts = 1
+    groups: PositiveInt = 1
     bias: Bool = True
     padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
-
-    @field_validator("out", "groups")
-    @classmethod
-    def _positive(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError(f"must be at least 1, got {v}")
-        return v
 
 
 def _conv_geometry(ins, a: ConvArgs, kind: str):
@@ -37,8 +30,6 @@ def _conv_geometry(ins, a: ConvArgs, kind: str):
     k = tuple_n(a.kernel, n, "kernel")
     s = tuple_n(a.stride, n, "stride")
     d = tuple_n(a.dilation, n, "dilation")
-    if min(k + s + d) < 1:
-        raise ShapeError("needs kernel, stride and dilation of at least 1")
     if a.padding == "valid":
         p = (0,) * n
     elif a.padding == "same":
@@ -50,9 +41,6 @@ def _conv_geometry(ins, a: ConvArgs, kind: str):
         p = tuple(di * (ki - 1) // 2 for ki, di in zip(k, d))
     else:
         p = tuple_n(a.padding, n, "padding")
-        if min(p) < 0:
-            raise ShapeError(f"has padding {a.padding}; padding must be at least 0 (torch "
-                             f"refuses negative padding)")
     return n, k, s, p, d
 
 
@@ -78,7 +66,7 @@ def _check_groups(cin: int, a, kind: str) -> None:
                              hint=f"groups must divide both channel counts ({cin} in, {a.out} out)")
 
 
-@layer("conv", ConvArgs, main="out", family="conv")
+@layer("conv", ConvArgs, main="out", family="conv", init_role="weighted")
 class Conv:
     """Convolution, as torch.nn.Conv1d/2d/3d.
 
@@ -122,13 +110,13 @@ class Conv:
 
 
 class ConvTransposeArgs(Args):
-    out: Int
-    kernel: IntOrInts
-    stride: IntOrInts = 1
-    padding: IntOrInts = 0
-    output_padding: IntOrInts = 0
-    dilation: IntOrInts = 1
-    groups: Int = 1
+    out: PositiveInt
+    kernel: PositiveIntOrInts
+    stride: PositiveIntOrInts = 1
+    padding: NonNegativeIntOrInts = 0
+    output_padding: NonNegativeIntOrInts = 0
+    dilation: PositiveIntOrInts = 1
+    groups: PositiveInt = 1
     bias: Bool = True
 
 
@@ -137,11 +125,6 @@ def _tconv_geometry(ins, a: ConvTransposeArgs):
     k, s, p, op, d = (tuple_n(v, n, name) for v, name in (
         (a.kernel, "kernel"), (a.stride, "stride"), (a.padding, "padding"),
         (a.output_padding, "output_padding"), (a.dilation, "dilation")))
-    if min(k + s + d) < 1:
-        raise ShapeError("needs kernel, stride and dilation of at least 1")
-    if min(p + op) < 0:
-        raise ShapeError("needs padding and output_padding of at least 0 (torch refuses "
-                         "negative padding)")
     for opi, si, di in zip(op, s, d):
         if opi >= max(si, di):
             raise ShapeError(f"has output_padding {opi}, which must be smaller than its "
@@ -157,7 +140,7 @@ def _tconv_dim(x, k, s, p, op, d):
     return (x - 1) * s - 2 * p + d * (k - 1) + op + 1
 
 
-@layer("conv_transpose", ConvTransposeArgs, main="out", family="conv")
+@layer("conv_transpose", ConvTransposeArgs, main="out", family="conv", init_role="weighted")
 class ConvTranspose:
     """Transposed convolution, as torch.nn.ConvTranspose1d/2d/3d.
 

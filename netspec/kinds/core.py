@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import math
 
-from pydantic import field_validator, model_validator
+from pydantic import model_validator
 
-from netspec.kinds.base import Args, Bool, Float, Int, ShapeError, fmt_shape, layer, numel
+from netspec.kinds.argtypes import Args, Bool, Int, PositiveInt, Probability
+from netspec.kinds.base import ShapeError, fmt_shape, layer, numel
 
 
 class LinearArgs(Args):
-    out: Int
+    out: PositiveInt
     bias: Bool = True
-
-    @field_validator("out")
-    @classmethod
-    def _positive(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError(f"must be at least 1, got {v}")
-        return v
 
 
 def _in_features(ins) -> int:
@@ -37,7 +31,7 @@ def _in_features(ins) -> int:
     return f
 
 
-@layer("linear", LinearArgs, main="out", family="linear")
+@layer("linear", LinearArgs, main="out", family="linear", init_role="weighted")
 class Linear:
     """Affine map of the last dim, as torch.nn.Linear: [*, F] -> [*, out].
 
@@ -75,7 +69,8 @@ def _flatten_range(ins, a: FlattenArgs) -> tuple[int, int]:
     return start - 1, end - 1
 
 
-@layer("flatten", FlattenArgs, family="shape")
+@layer("flatten", FlattenArgs, family="shape", input_dtype="any", keeps_dtype=True,
+       init_role="transparent")
 class Flatten:
     """Flatten dims start..end (default 1..-1: everything but the batch), as torch.nn.Flatten.
 
@@ -100,17 +95,10 @@ class Flatten:
 
 
 class DropoutArgs(Args):
-    p: Float = 0.5
-
-    @field_validator("p")
-    @classmethod
-    def _probability(cls, v: float) -> float:
-        if not 0.0 <= v <= 1.0:
-            raise ValueError(f"must be a probability between 0 and 1, got {v}")
-        return v
+    p: Probability = 0.5
 
 
-@layer("dropout", DropoutArgs, main="p", family="regularization")
+@layer("dropout", DropoutArgs, main="p", family="regularization", init_role="transparent")
 class Dropout:
     """Zeroes elements with probability p while training, as torch.nn.Dropout. Shape unchanged."""
 
@@ -124,16 +112,9 @@ class Dropout:
 
 
 class EmbeddingArgs(Args):
-    vocab: Int
-    dim: Int
+    vocab: PositiveInt
+    dim: PositiveInt
     padding_idx: Int | None = None
-
-    @field_validator("vocab", "dim")
-    @classmethod
-    def _positive(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError(f"must be at least 1, got {v}")
-        return v
 
     @model_validator(mode="after")
     def _padding_in_vocab(self):
@@ -144,7 +125,7 @@ class EmbeddingArgs(Args):
         return self
 
 
-@layer("embedding", EmbeddingArgs, family="linear", input_dtype="long")
+@layer("embedding", EmbeddingArgs, family="linear", input_dtype="long", init_role=None)
 class Embedding:
     """Lookup table of token ids, as torch.nn.Embedding: [*] (ids) -> [*, dim].
 
@@ -163,7 +144,8 @@ class Embedding:
         return nn.Embedding(a.vocab, a.dim, padding_idx=a.padding_idx)
 
 
-@layer("identity", family="shape")
+@layer("identity", family="shape", input_dtype="any", keeps_dtype=True,
+       init_role="transparent")
 class Identity:
     """Returns its input, as torch.nn.Identity."""
 

@@ -4,7 +4,11 @@ They have no parameters and compile to plain function calls (`torch.cat`, `+`, `
 
 from __future__ import annotations
 
-from netspec.kinds.base import Args, Int, LayerKind, ShapeError, fmt_shape, register
+from netspec.kinds.argtypes import Args, Int
+from netspec.kinds.base import LayerKind, ShapeError, fmt_shape, register
+
+# a merge hides which activation follows from the layers feeding it (init keeps torch's default)
+MERGE = {"family": "merge", "arity": None, "init_role": None}
 
 
 def _broadcast(ins, kind: str):
@@ -41,7 +45,7 @@ def _elementwise(name: str, op_name: str, doc: str) -> None:
         return acc
 
     register(LayerKind(name=name, args=Args, shape=lambda ins, a: _broadcast(ins, name),
-                       build=None, family="merge", arity=None, doc=doc, emit=emit))
+                       build=None, doc=doc, emit=emit, **MERGE))
 
 
 _elementwise("add", "add", "Element-wise sum of its inputs (broadcasting as torch).")
@@ -83,6 +87,6 @@ def _concat_emit(graph, nodes, a: ConcatArgs):
 
 
 register(LayerKind(name="concat", args=ConcatArgs, shape=_concat_shape, main="dim",
-                   family="merge", arity=None, emit=_concat_emit,
+                   emit=_concat_emit, **MERGE,
                    doc="Concatenation of its inputs along `dim` (default 1, the channels), "
                        "as torch.cat."))

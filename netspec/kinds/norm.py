@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import math
 
-from pydantic import field_validator
+from netspec.kinds.argtypes import (Args, Bool, Float, NonNegativeFloat, PositiveInt,
+                                   Probability)
+from netspec.kinds.base import ShapeError, channels, fmt_shape, layer, spatial_rank
 
-from netspec.kinds.base import Args, Bool, Float, Int, ShapeError, channels, fmt_shape, layer, spatial_rank
+# norms are looked through between a weight layer and its activation by weight init
+NORM = {"family": "norm", "init_role": "transparent"}
 
 
 class BatchNormArgs(Args):
-    eps: Float = 1e-5
-    momentum: Float = 0.1
+    eps: NonNegativeFloat = 1e-5
+    momentum: Probability = 0.1
     affine: Bool = True
     track_running_stats: Bool = True
 
 
-@layer("batchnorm", BatchNormArgs, family="norm")
+@layer("batchnorm", BatchNormArgs, **NORM)
 class BatchNorm:
     """Batch normalisation over channels, as torch.nn.BatchNorm1d/2d/3d.
 
@@ -43,17 +46,10 @@ class BatchNorm:
 
 
 class LayerNormArgs(Args):
-    dims: Int = 1
-    eps: Float = 1e-5
+    dims: PositiveInt = 1
+    eps: NonNegativeFloat = 1e-5
     affine: Bool = True
     bias: Bool = True
-
-    @field_validator("dims")
-    @classmethod
-    def _positive(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError("must be at least 1")
-        return v
 
 
 def _normalized_shape(ins, a: LayerNormArgs) -> tuple[int, ...]:
@@ -67,7 +63,7 @@ def _normalized_shape(ins, a: LayerNormArgs) -> tuple[int, ...]:
     return dims
 
 
-@layer("layernorm", LayerNormArgs, family="norm")
+@layer("layernorm", LayerNormArgs, **NORM)
 class LayerNorm:
     """Layer normalisation over the last `dims` dims (default 1), as torch.nn.LayerNorm.
 
@@ -91,12 +87,12 @@ class LayerNorm:
 
 
 class GroupNormArgs(Args):
-    groups: Int
-    eps: Float = 1e-5
+    groups: PositiveInt
+    eps: NonNegativeFloat = 1e-5
     affine: Bool = True
 
 
-@layer("groupnorm", GroupNormArgs, main="groups", family="norm")
+@layer("groupnorm", GroupNormArgs, main="groups", **NORM)
 class GroupNorm:
     """Group normalisation, as torch.nn.GroupNorm: channels split into `groups`.
 
@@ -105,7 +101,7 @@ class GroupNorm:
 
     def shape(ins, a):
         c = channels(ins, "groupnorm")
-        if a.groups < 1 or c % a.groups:
+        if c % a.groups:
             raise ShapeError(f"has groups={a.groups}, which does not divide its {c} channels",
                              hint=f"pick a divisor of {c}")
         return ins[0]
@@ -120,13 +116,13 @@ class GroupNorm:
 
 
 class InstanceNormArgs(Args):
-    eps: Float = 1e-5
-    momentum: Float = 0.1
+    eps: NonNegativeFloat = 1e-5
+    momentum: Probability = 0.1
     affine: Bool = False
     track_running_stats: Bool = False
 
 
-@layer("instancenorm", InstanceNormArgs, family="norm")
+@layer("instancenorm", InstanceNormArgs, **NORM)
 class InstanceNorm:
     """Instance normalisation, as torch.nn.InstanceNorm1d/2d/3d (affine off by default, as
     torch). Shape unchanged. Params: 2*C when affine."""
@@ -153,20 +149,13 @@ class InstanceNorm:
 
 
 class LRNArgs(Args):
-    size: Int = 5
+    size: PositiveInt = 5
     alpha: Float = 1e-4
     beta: Float = 0.75
     k: Float = 1.0
 
-    @field_validator("size")
-    @classmethod
-    def _positive(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError(f"must be at least 1, got {v}")
-        return v
 
-
-@layer("lrn", LRNArgs, main="size", family="norm")
+@layer("lrn", LRNArgs, main="size", **NORM)
 class LocalResponseNorm:
     """Local response normalisation across channels (AlexNet), as torch.nn.LocalResponseNorm.
     Shape unchanged, no parameters."""

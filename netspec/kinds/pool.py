@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from pydantic import model_validator
+from netspec.kinds.argtypes import Args, Bool, NonNegativeIntOrInts, PositiveIntOrInts
+from netspec.kinds.base import (ShapeError, Window, axis_names, channels, layer, spatial_rank,
+                                tuple_n, windows_out)
 
-from netspec.kinds.base import (Args, Bool, Int, IntOrInts, ShapeError, Window, axis_names, channels, layer,
-                   spatial_rank, tuple_n, windows_out)
+# pools are looked through between a weight layer and its activation by weight init
+POOL = {"family": "pool", "init_role": "transparent"}
 
 
 class PoolArgs(Args):
-    kernel: IntOrInts
-    stride: IntOrInts | None = None     # None: the kernel, as torch
-    padding: IntOrInts = 0
+    kernel: PositiveIntOrInts
+    stride: PositiveIntOrInts | None = None     # None: the kernel, as torch
+    padding: NonNegativeIntOrInts = 0
     ceil_mode: Bool = False
 
 
@@ -28,10 +30,6 @@ def _windows(ins, a: PoolArgs, kind: str) -> list[Window]:
         if pi > ki // 2:
             raise ShapeError(f"has padding {pi}, more than half its kernel {ki}",
                              hint=f"torch allows pool padding up to kernel // 2 = {ki // 2}")
-    if min(k + s) < 1:
-        raise ShapeError("needs kernel and stride of at least 1")
-    if min(p) < 0:
-        raise ShapeError(f"has padding {a.padding}; padding must be at least 0")
     return [Window(ki, si, pi, 1, a.ceil_mode) for ki, si, pi in zip(k, s, p)]
 
 
@@ -48,7 +46,8 @@ def _pool_explain(kind: str):
     return explain
 
 
-def _pool_build(kind: str):
+def _pool_build(kind: str, torch_name: str):
+    """torch.nn.<torch_name>1d/2d/3d; arguments a subclass of PoolArgs adds pass through."""
     def build(ins, a):
         from torch import nn
 
@@ -56,15 +55,13 @@ def _pool_build(kind: str):
         k = tuple(w.kernel for w in ws)
         s = tuple(w.stride for w in ws)
         p = tuple(w.padding for w in ws)
-        if kind == "maxpool":
-            cls = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)[len(ws) - 1]
-            return cls(k, s, p, ceil_mode=a.ceil_mode)
-        cls = (nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d)[len(ws) - 1]
-        return cls(k, s, p, ceil_mode=a.ceil_mode, count_include_pad=a.count_include_pad)
+        extra = a.model_dump(exclude=set(PoolArgs.model_fields))
+        cls = getattr(nn, f"{torch_name}{len(ws)}d")
+        return cls(k, s, p, ceil_mode=a.ceil_mode, **extra)
     return build
 
 
-@layer("maxpool", PoolArgs, main="kernel", family="pool")
+@layer("maxpool", PoolArgs, main="kernel", **POOL)
 class MaxPool:
     """Max pooling, as torch.nn.MaxPool1d/2d/3d (stride defaults to the kernel).
 
@@ -74,19 +71,19 @@ class MaxPool:
 
     shape = _pool_shape("maxpool")
     explain = _pool_explain("maxpool")
-    build = _pool_build("maxpool")
+    build = _pool_build("maxpool", "MaxPool")
 
 
-@layer("avgpool", AvgPoolArgs, main="kernel", family="pool")
+@layer("avgpool", AvgPoolArgs, main="kernel", **POOL)
 class AvgPool:
     """Average pooling, as torch.nn.AvgPool1d/2d/3d; the same shape rule as maxpool."""
 
     shape = _pool_shape("avgpool")
     explain = _pool_explain("avgpool")
-    build = _pool_build("avgpool")
+    build = _pool_build("avgpool", "AvgPool")
 
 
-@layer("global_avgpool", family="pool")
+@layer("global_avgpool", **POOL)
 class GlobalAvgPool:
     """Mean over all spatial dims: [C, *S] -> [C] (adaptive average pool to 1, flattened)."""
 
@@ -101,17 +98,10 @@ class GlobalAvgPool:
 
 
 class AdaptiveArgs(Args):
-    size: IntOrInts
-
-    @model_validator(mode="after")
-    def _positive(self):
-        sizes = self.size if isinstance(self.size, tuple) else (self.size,)
-        if min(sizes) < 1:
-            raise ValueError("size must be at least 1")
-        return self
+    size: PositiveIntOrInts
 
 
-@layer("adaptive_avgpool", AdaptiveArgs, main="size", family="pool")
+@layer("adaptive_avgpool", AdaptiveArgs, main="size", **POOL)
 class AdaptiveAvgPool:
     """Average pooling to a fixed output size, as torch.nn.AdaptiveAvgPool1d/2d/3d.
 

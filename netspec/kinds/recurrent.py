@@ -6,35 +6,22 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from netspec.kinds.base import Args, Bool, Float, Int, ShapeError, fmt_shape, layer
+from netspec.kinds.argtypes import Args, Bool, PositiveInt, Probability
+from netspec.kinds.base import ShapeError, fmt_shape, layer
 
 GATES = {"rnn": 1, "lstm": 4, "gru": 3, "lstm_cell": 4}
 
 
 class RecurrentArgs(Args):
-    hidden: Int
-    layers: Int = 1
+    hidden: PositiveInt
+    layers: PositiveInt = 1
     bidirectional: Bool = False
-    dropout: Float = 0.0
+    dropout: Probability = 0.0
     bias: Bool = True
     # `return` is a Python keyword: the YAML key is `return`, the field `return_`
     return_: Literal["sequence", "last"] = Field("sequence", alias="return")
-
-    @field_validator("hidden", "layers")
-    @classmethod
-    def _positive(cls, v: int) -> int:
-        if v < 1:
-            raise ValueError(f"must be at least 1, got {v}")
-        return v
-
-    @field_validator("dropout")
-    @classmethod
-    def _probability(cls, v: float) -> float:
-        if not 0.0 <= v <= 1.0:
-            raise ValueError(f"must be a probability between 0 and 1, got {v}")
-        return v
 
 
 class RNNArgs(RecurrentArgs):
@@ -95,7 +82,8 @@ def _build(kind: str):
     def build(ins, a):
         from netspec.kinds.modules import RecurrentLayer
 
-        extra = {"nonlinearity": a.nonlinearity} if kind == "rnn" else {}
+        # what a subclass of RecurrentArgs adds (rnn's nonlinearity) goes to torch as it is
+        extra = a.model_dump(exclude=set(RecurrentArgs.model_fields))
         return RecurrentLayer.create(kind, _features(ins, kind), a.hidden, a.layers, a.bias,
                                      a.dropout, a.bidirectional, a.return_ == "last", **extra)
     return build
@@ -104,18 +92,18 @@ def _build(kind: str):
 for _kind, _args, _doc in (("rnn", RNNArgs, "Elman RNN, as torch.nn.RNN (batch_first)."),
                            ("lstm", RecurrentArgs, "LSTM, as torch.nn.LSTM (batch_first)."),
                            ("gru", RecurrentArgs, "GRU, as torch.nn.GRU (batch_first).")):
-    layer(_kind, _args, main="hidden", family="recurrent")(
+    layer(_kind, _args, main="hidden", family="recurrent", init_role=None)(
         type(_kind, (), {"__doc__": _doc, "shape": _shape(_kind), "params": _params(_kind),
                          "macs": _macs(_kind), "build": _build(_kind)}))
 
 
 class LSTMCellArgs(Args):
-    hidden: Int
+    hidden: PositiveInt
     return_: Literal["sequence", "last"] = Field("sequence", alias="return")
     bias: Bool = True
 
 
-@layer("lstm_cell", LSTMCellArgs, main="hidden", family="recurrent")
+@layer("lstm_cell", LSTMCellArgs, main="hidden", family="recurrent", init_role=None)
 class LSTMCell:
     """An LSTM with its gates written out: an input linear `ih` and a hidden linear `hh`
     (i, f, g, o), looped over time inside one module. Same parameter count as a one-layer

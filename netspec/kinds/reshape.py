@@ -7,8 +7,13 @@ from typing import Literal
 
 from pydantic import model_validator
 
-from netspec.kinds.base import (Args, Bool, Float, Ints, IntOrInts, ShapeError, axis_names, fmt_shape, layer,
-                   spatial_rank, tuple_n, LayerKind, register)
+from netspec.kinds.argtypes import Args, Bool, Ints, PositiveIntOrInts, PositiveNumbers
+from netspec.kinds.base import (LayerKind, ShapeError, axis_names, fmt_shape, layer, register,
+                                spatial_rank, tuple_n)
+
+# a shape operation passes token ids through, and weight init looks through it
+SHAPE_OP = {"family": "shape", "input_dtype": "any", "keeps_dtype": True,
+            "init_role": "transparent"}
 
 
 class ReshapeArgs(Args):
@@ -47,7 +52,7 @@ def _reshape_emit(graph, nodes, a: ReshapeArgs):
 
 
 register(LayerKind(name="reshape", args=ReshapeArgs, shape=_reshape_shape, main="shape",
-                   family="shape", emit=_reshape_emit,
+                   emit=_reshape_emit, **SHAPE_OP,
                    doc="Reshape each sample to `shape` (the batch is kept; one -1 is inferred), "
                        "as Tensor.reshape."))
 
@@ -75,13 +80,13 @@ def _permute_emit(graph, nodes, a: PermuteArgs):
 
 
 register(LayerKind(name="permute", args=PermuteArgs, shape=_permute_shape, main="dims",
-                   family="shape", emit=_permute_emit,
+                   emit=_permute_emit, **SHAPE_OP,
                    doc="Reorder dims; `dims` lists all of them with the batch (0) first."))
 
 
 class UpsampleArgs(Args):
-    scale: IntOrInts | Float | None = None
-    size: IntOrInts | None = None
+    scale: PositiveNumbers | None = None
+    size: PositiveIntOrInts | None = None
     mode: Literal["nearest", "linear", "bilinear", "bicubic", "trilinear"] = "nearest"
     align_corners: Bool | None = None
 
@@ -89,10 +94,6 @@ class UpsampleArgs(Args):
     def _one_of(self):
         if (self.scale is None) == (self.size is None):
             raise ValueError("give exactly one of `scale` and `size`")
-        given = self.scale if self.scale is not None else self.size
-        if min(given if isinstance(given, tuple) else (given,)) <= 0:
-            raise ValueError(f"`{'scale' if self.scale is not None else 'size'}` must be "
-                             f"positive, got {given}")
         if self.align_corners is not None and self.mode == "nearest":
             raise ValueError("`align_corners` applies only to the interpolating modes (linear, "
                              "bilinear, bicubic, trilinear), as in torch")
@@ -124,7 +125,8 @@ def _upsample_dims(ins, a: UpsampleArgs):
     return dims
 
 
-@layer("upsample", UpsampleArgs, main="scale", family="shape")
+# torch interpolates floats only: token ids are refused (the default input_dtype)
+@layer("upsample", UpsampleArgs, main="scale", family="shape", init_role="transparent")
 class Upsample:
     """Upsampling by `scale` or to `size`, as torch.nn.Upsample: S' = floor(S * scale)."""
 

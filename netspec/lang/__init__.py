@@ -1,20 +1,6 @@
-"""Reading specs: located YAML, the pydantic schema, includes, and block expansion."""
+"""The language front end: YAML with positions (`yaml_loader`, `located`), expressions
+(`expr`), the pydantic schema (`schema`), entries and blocks as written (`entries`), the
+built-in library (`library`) and the parser of a whole spec (`load`).
 
-from netspec.lang.load import load, loads
-from netspec.lang.schema import BlockDef, Entry, InputSpec, Spec
-
-__all__ = ["load", "loads", "as_spec", "Spec", "Entry", "BlockDef", "InputSpec"]
-
-
-def as_spec(spec) -> Spec:
-    """A Spec from a Spec, a path to a spec file, or YAML text."""
-    import os
-
-    if isinstance(spec, Spec):
-        return spec
-    if isinstance(spec, os.PathLike) or (isinstance(spec, str) and "\n" not in spec
-                                         and spec.endswith((".yaml", ".yml"))):
-        return load(spec)
-    if isinstance(spec, str):
-        return loads(spec)
-    raise TypeError(f"expected a Spec, a path or YAML text, got {type(spec).__name__}")
+Never imports torch, and nothing from the graph: loading with expansion is `netspec.graph.load`.
+"""

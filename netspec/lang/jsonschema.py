@@ -18,7 +18,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from netspec.lang.schema import INIT_SCHEMES, META_KEYS
+from netspec.kinds import kinds
+from netspec.lang.library import builtin_blocks
+from netspec.lang.schema import DEFAULT_MERGE, INIT_SCHEMES, MAX_REPEAT, META_KEYS, merge_kinds
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -28,9 +30,6 @@ ID = r"^(?!input$)(?![0-9]+$)[A-Za-z0-9_\-]+$"
 
 def json_schema() -> dict:
     """The JSON Schema of a spec file: top-level keys, entries, every kind's arguments."""
-    from netspec.blocks import builtin_blocks
-    from netspec.kinds import kinds
-
     registry = kinds()
     blocks = builtin_blocks()
     known = sorted({*registry, *blocks, "parallel"})
@@ -114,7 +113,7 @@ def _meta_defs() -> dict:
         "from": {"anyOf": [{"type": "string"},
                            {"type": "array", "items": {"type": "string"}, "minItems": 1}],
                  "description": "its input(s): an id, `input`, or a list (default: the entry above)"},
-        "repeat": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 100_000},
+        "repeat": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_REPEAT},
                              {"$ref": "#/$defs/reference"}]},
         "if": {"anyOf": [{"type": "boolean"}, {"$ref": "#/$defs/reference"}],
                "description": "present only when true: `if: $(stride != 1)`"},
@@ -214,7 +213,7 @@ def _parallel_args() -> dict:
     branch = {"anyOf": [{"$ref": "#/$defs/layers"}, {"$ref": "#/$defs/entry"}]}
     return {"type": "object", "required": ["branches"], "additionalProperties": False,
             "description": "branches with the same input, merged",
-            "properties": {"merge": {"enum": ["concat", "add", "mul"], "default": "concat"},
+            "properties": {"merge": {"enum": list(merge_kinds()), "default": DEFAULT_MERGE},
                            "dim": {"type": "integer", "default": 1},
                            "branches": {"type": "array", "minItems": 2, "items": branch}}}
 

@@ -14,34 +14,29 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator
 
 from netspec.errors import Location
+from netspec.kinds import kinds
+from netspec.kinds.argtypes import Dim, Frozen
 
 INIT_SCHEMES = ("auto", "kaiming", "xavier", "xavier_uniform", "normal", "default")
 META_KEYS = ("id", "from", "repeat", "if", "init")
 BROKEN = "<error>"      # the kind of an entry that failed to parse (already reported)
 ID_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$|^(?![0-9]+$)[A-Za-z0-9_\-]+$")
 
+DEFAULT_MERGE = "concat"
+MAX_REPEAT = 10_000     # copies of one repeated entry (DESIGN §9)
+
+
+def merge_kinds() -> tuple[str, ...]:
+    """The kinds a `parallel` may merge its branches with: those that take any number of
+    inputs (the registry's merges), the default first."""
+    names = [name for name, kind in kinds().items() if kind.arity is None]
+    return tuple(sorted(names, key=lambda name: name != DEFAULT_MERGE))
+
+
 InitScheme = Literal["auto", "kaiming", "xavier", "xavier_uniform", "normal", "default"]
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True,
-                              populate_by_name=True, defer_build=True)
-
-
-def _dim(v: Any) -> Any:
-    if isinstance(v, bool) or not isinstance(v, (int, str)):
-        raise ValueError(f"a dim is a positive integer or a symbolic name like `seq`, got {v!r}")
-    if isinstance(v, int) and not 1 <= v <= 10**9:
-        raise ValueError(f"a dim must be between 1 and 10^9, got {v}")
-    if isinstance(v, str) and not v.isidentifier():
-        raise ValueError(f"a symbolic dim must be a name like `seq`, got {v!r}")
-    return v
-
-
-Dim = Annotated[int | str, BeforeValidator(_dim)]
 
 
 class InputSpec(Frozen):
@@ -85,8 +80,8 @@ def _repeat(v: Any) -> Any:
         return v
     if isinstance(v, bool) or not isinstance(v, int):
         raise ValueError(f"`repeat` is a count (1 or more), got {v!r}")
-    if not 1 <= v <= 100_000:
-        raise ValueError(f"`repeat` must be between 1 and 100000, got {v}")
+    if not 1 <= v <= MAX_REPEAT:
+        raise ValueError(f"`repeat` must be between 1 and {MAX_REPEAT}, got {v}")
     return v
 
 
@@ -126,7 +121,7 @@ class Entry(Frozen):
 class Parallel(Frozen):
     """The arguments of a `parallel` entry, its branches already parsed."""
 
-    merge: Literal["concat", "add", "mul"] = "concat"
+    merge: Literal[merge_kinds()] = DEFAULT_MERGE     # as the kinds registered at import
     dim: int = 1
     branches: tuple[tuple[Entry, ...], ...]
 
@@ -158,10 +153,21 @@ class Spec(Frozen):
         return list(self.inputs) == ["input"]
 
 
+def _model_name(v: Any) -> Any:
+    """A spec's `name` names its run directory and files: one path component, printable."""
+    if not isinstance(v, str):
+        return v                # the type is pydantic's to refuse
+    if not v.strip() or v in (".", "..") or any(c in v for c in "/\\") \
+            or not v.isprintable() or len(v.encode("utf-8")) > 200:
+        raise ValueError(f"`name` becomes a folder name: a short printable name without `/`, "
+                         f"got {v[:60]!r}{'…' if len(v) > 60 else ''}")
+    return v
+
+
 class TopLevel(Frozen):
     """The top-level keys of a spec file, before entries are parsed."""
 
-    name: str | None = None
+    name: Annotated[str | None, BeforeValidator(_model_name)] = None
     input: Any = None
     inputs: dict[str, Any] | None = None
     blocks: dict[str, Any] | None = None

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from netspec.errors import Diagnostic, Location, SpecError, did_you_mean
-from netspec.lang.yaml_loader import LDict, LList, key_location, locate
+from netspec.lang.located import LDict, key_location, locate
 
 
 def _real_path(root: Any, loc: tuple) -> tuple:
@@ -128,7 +128,7 @@ def _field_name(path: tuple) -> str:
 
 def _typo_targets(errs: list[dict], model: type[BaseModel] | None) -> set[tuple]:
     """Paths of missing keys that an unknown key in the same mapping is a typo of."""
-    import difflib
+    import difflib      # only a mistake needs it: kept off the import path of `netspec check`
 
     out = set()
     missing = {tuple(e["loc"]) for e in errs if e["type"] == "missing"}
@@ -182,4 +182,4 @@ def validate(model: type[BaseModel], raw: Any, what: str = "", fallback: Locatio
         raise SpecError(diagnostics(e, raw, model, what, fallback, chain)) from None
 
 
-__all__ = ["diagnostics", "validate", "locate_node", "LDict", "LList"]
+__all__ = ["diagnostics", "validate", "locate_node"]

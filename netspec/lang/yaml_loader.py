@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Hashable
 
 import yaml
 from yaml.composer import Composer, ComposerError
-from yaml.events import AliasEvent, CollectionStartEvent
+from yaml.events import AliasEvent, MappingStartEvent, SequenceStartEvent
 from yaml.nodes import MappingNode, ScalarNode, SequenceNode
 from yaml.parser import Parser
 from yaml.reader import Reader, ReaderError
@@ -22,6 +21,8 @@ from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
 from netspec.errors import Location, SpecError
+from netspec.lang.located import LDict, LList
+from netspec.lang.yaml_errors import QUOTE_HINT, mark_location, syntax_error
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_NODES = 100_000
@@ -36,29 +37,9 @@ _FLOAT = re.compile(r"(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+
 # a run of 101 opening brackets: refused before the scanner's per-bracket lookahead gets slow
 _DEEP_OPENERS = re.compile(r"(?:[\[{][ \t\r\n]*){%d}" % (MAX_DEPTH + 1))
 
-QUOTE_HINT = ('quote the expression: `"$(max(1, c // 4))"` — inside {…}, a `$(…)` containing '
-              ", [ ] { } must be quoted")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 PLAIN_DATA_HINT = "a spec is plain data (mappings, lists, strings, numbers, true/false, null); remove the tag"
-
-
-class LDict(dict):
-    """A YAML mapping that remembers where it starts, where each key is written and where
-    each value starts."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.loc: Location | None = None
-        self.key_locs: dict = {}
-        self.value_locs: dict = {}
-
-
-class LList(list):
-    """A YAML sequence that remembers where it starts and where each item starts."""
-
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.loc: Location | None = None
-        self.item_locs: list = []
 
 
 class CoreResolver(BaseResolver):
@@ -92,7 +73,8 @@ class _Composing(Composer):
             if event.anchor not in self.anchors:
                 raise ComposerError(None, None, f"found undefined alias {event.anchor!r}", event.start_mark)
             return _Alias(self.anchors[event.anchor], event.anchor, event.start_mark)
-        if not self.check_event(CollectionStartEvent):
+        # libyaml's check_event compares classes exactly: name both, not their base class
+        if not self.check_event(SequenceStartEvent, MappingStartEvent):
             event = self.peek_event()
             if getattr(event, "tag", None) == "!":  # `! 12` is the string "12" (PyYAML resolves it)
                 event.implicit = (False, False)
@@ -103,7 +85,7 @@ class _Composing(Composer):
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:
-                raise _too_deep(_loc(self.file, self.peek_event().start_mark))
+                raise _too_deep(mark_location(self.file, self.peek_event().start_mark))
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
@@ -178,7 +160,7 @@ def load_yaml(text: str, file: str) -> object:
                         _offset_loc(file, text, err.position), hint="remove it, or write it as an escape "
                         "inside a double-quoted string") from None
     except yaml.MarkedYAMLError as err:
-        raise _syntax_error(err, file, text) from None
+        raise syntax_error(err, file, text) from None
     except yaml.YAMLError as err:
         raise SpecError(f"the file cannot be read as YAML: {err}", start) from None
     if node is None or (isinstance(node, ScalarNode) and node.value == "" and node.style is None):
@@ -186,29 +168,6 @@ def load_yaml(text: str, file: str) -> object:
                         "`input: [3, 32, 32]` and `layers: [flatten, {linear: 10}]`, one key a line")
     _check_dollars(node, file)
     return _Converter(file).value(node, 0)
-
-
-def locate(root, path: tuple, default: Location | None = None) -> Location | None:
-    """Where the deepest element of `path` (keys and indices, like a pydantic error `loc`)
-    reachable from `root` is written; the walk stops at the first element that is not there."""
-    where = getattr(root, "loc", None) or default
-    node = root
-    for step in path:
-        if isinstance(node, LDict) and isinstance(step, Hashable) and step in node:
-            where = node.value_locs.get(step, where)
-        elif isinstance(node, LList) and isinstance(step, int) and not isinstance(step, bool) \
-                and -len(node) <= step < len(node):
-            where = node.item_locs[step]
-        else:
-            break
-        node = node[step]
-    return where
-
-
-def key_location(d: LDict, key) -> Location:
-    """Where `key` is written in mapping `d` (where the mapping starts if unknown)."""
-    key_locs = getattr(d, "key_locs", {})
-    return key_locs[key] if isinstance(key, Hashable) and key in key_locs else getattr(d, "loc", None)
 
 
 class _Converter:
@@ -221,7 +180,7 @@ class _Converter:
         self.aliases: list[_Alias] = []  # aliases being expanded, outermost first
 
     def loc(self, node) -> Location:
-        return _loc(self.file, node.start_mark)
+        return mark_location(self.file, node.start_mark)
 
     def value(self, node, depth: int):
         """The value of `node` (an alias expands to a fresh copy of its anchor's value)."""
@@ -259,6 +218,13 @@ class _Converter:
         raise SpecError(f"tag `{_show_tag(node.tag)}` is not allowed", self.loc(node), hint=PLAIN_DATA_HINT)
 
     def scalar(self, node: ScalarNode):
+        # only a double-quoted escape (`"\ud800"`) makes one: such text cannot be printed
+        # nor written to a file, so it goes no further
+        if node.style == '"' and _SURROGATE.search(node.value):
+            raise SpecError("this string holds a lone surrogate (an escape such as `\\ud800`), "
+                            "which is not a character", self.loc(node),
+                            hint="write the character itself, or a `\\U0001xxxx` escape for "
+                                 "one beyond \\uffff")
         kind = node.tag[len(_T):] if node.tag.startswith(_T) else None
         if kind in ("str", "merge"):  # `<<` outside a key is just text
             return node.value
@@ -274,9 +240,14 @@ class _Converter:
         self.check_tag(node, "seq", "a list")
         out = LList()
         out.loc = self.loc(node)
-        for item in node.value:
+        quoted = []
+        for i, item in enumerate(node.value):
             out.append(self.value(item, depth))
             out.item_locs.append(self.loc(item))
+            if _is_quoted(item):
+                quoted.append(i)
+        if quoted:
+            out.quoted = set(quoted)
         return out
 
     def mapping(self, node: MappingNode, depth: int) -> LDict:
@@ -293,10 +264,13 @@ class _Converter:
                                 hint="a key may appear only once; remove or rename one")
             written[key] = self.loc(key_node)
             entries.append((is_merge, key, key_node, value_node))
+        quoted = set()
         for is_merge, key, key_node, value_node in entries:
             if not is_merge:
                 out[key] = self.value(value_node, depth)
                 out.key_locs[key], out.value_locs[key] = self.loc(key_node), self.loc(value_node)
+                if _is_quoted(value_node):
+                    quoted.add(key)
                 continue
             # merged keys go where `<<` is written; explicit keys, and earlier merges, win
             for source in self.merge_sources(value_node, depth):
@@ -304,6 +278,10 @@ class _Converter:
                     if k not in written and k not in out:
                         out[k] = v
                         out.key_locs[k], out.value_locs[k] = source.key_locs[k], source.value_locs[k]
+                        if k in source.quoted:
+                            quoted.add(k)
+        if quoted:
+            out.quoted = quoted
         return out
 
     def key(self, key_node):
@@ -342,6 +320,11 @@ def _parse(kind: str, text: str):
     raise ValueError(text)
 
 
+def _is_quoted(node) -> bool:
+    """Whether `node` is a scalar written in quotes (an alias is located at its `*`)."""
+    return isinstance(node, ScalarNode) and node.style in ("'", '"')
+
+
 _SCALAR_KINDS = {"null", "bool", "int", "float"}
 _CORE_TAGS = {"str", "int", "float", "bool", "null", "map", "seq"}
 
@@ -378,16 +361,12 @@ def _check_dollars(root, file: str) -> None:
         if isinstance(node, ScalarNode):
             if "$(" in node.value and _unbalanced_dollar(node.value):
                 plain = node.style is None
-                raise SpecError(f"unbalanced `$(` in `{node.value}`", _loc(file, node.start_mark),
+                raise SpecError(f"unbalanced `$(` in `{node.value}`", mark_location(file, node.start_mark),
                                 hint=QUOTE_HINT if plain else "close every `(` of the expression")
         elif isinstance(node, SequenceNode):
             stack.extend(reversed(node.value))
         else:
             stack.extend(n for pair in reversed(node.value) for n in reversed(pair))
-
-
-def _loc(file: str, mark) -> Location:
-    return Location(file, mark.line + 1, mark.column + 1)  # PyYAML counts from 0
 
 
 def _offset_loc(file: str, text: str, offset: int) -> Location:
@@ -398,93 +377,3 @@ def _offset_loc(file: str, text: str, offset: int) -> Location:
 def _too_deep(loc: Location) -> SpecError:
     return SpecError(f"the YAML nests deeper than {MAX_DEPTH} levels", loc,
                      hint="a spec needs only a few levels; use blocks to structure it")
-
-
-_TOKENS = {"<stream end>": "the end of the file", "<scalar>": "more text", "<block end>": "the end of a block",
-           "<block mapping start>": "a new key", "<block sequence start>": "a list entry `-`",
-           "-": "a list entry `-`", "<document start>": "`---`", "<document end>": "`...`"}
-_REWRITES = [  # (pattern in context+problem, message; {0} is the group, {t} the group as a token)
-    (r"expected ',' or '\}', but got '(.+)'", "this `{{…}}` mapping expects `,` or `}}` here, but {t} comes"),
-    (r"expected ',' or '\]', but got '(.+)'", "this `[…]` list expects `,` or `]` here, but {t} comes"),
-    (r"expected <block end>, but found '(.+)'", "bad indentation or stray text: {t} here does not fit the block above"),
-    (r"mapping values are not allowed here", "unexpected `:` here (quote a value that contains `: `, "
-                                             "or check the indentation)"),
-    (r"found character '\\t' that cannot start any token", "a tab character where YAML expects spaces"),
-    (r"found character '(.+)' that cannot start any token", "a value cannot start with `{0}`; quote it"),
-    (r"could not find expected ':'", "expected `:` after a key (is a line missing its `key:`?)"),
-    (r"found unexpected end of stream", "the file ends inside a quoted string (is a quote not closed?)"),
-    (r"found undefined alias '(.+)'", "`*{0}` names no anchor: define `&{0}` above it"),
-    (r"found duplicate anchor '(.+)'", "the anchor `&{0}` is defined twice"),
-    (r"but found another document", "expected one YAML document, but a second one starts here"),
-]
-_CONTEXTS = {"while parsing a flow mapping": "the `{` mapping starts at", "while parsing a flow sequence":
-             "the `[` list starts at", "while parsing a block mapping": "the enclosing mapping starts at",
-             "while parsing a block collection": "the enclosing list starts at",
-             "while scanning a quoted scalar": "the quoted string starts at",
-             "while scanning a simple key": "the key starts at",
-             "expected a single document in the stream": "the first document starts at"}
-
-
-def _syntax_error(err: yaml.MarkedYAMLError, file: str, text: str) -> SpecError:
-    """One located SpecError for a YAML syntax error, in words a person understands."""
-    mark = err.problem_mark or err.context_mark
-    loc = _loc(file, mark) if mark else Location(file, 1, 1)
-    problem = (err.problem or err.context or "invalid YAML").strip()
-    context = err.context or ""
-    message = f"invalid YAML: {problem}" + (f" ({context})" if context and err.problem else "")
-    for pattern, template in _REWRITES:
-        found = re.search(pattern, f"{context}\n{problem}")
-        if found:
-            group = found.group(1) if found.groups() else ""
-            message = template.format(group, t=_TOKENS.get(group, f"`{group}`"))
-            break
-    notes = ()
-    if err.context_mark and err.problem_mark and context:
-        if context.startswith("found duplicate anchor"):
-            notes = (f"first defined at {_loc(file, err.context_mark)}",)
-        else:
-            notes = (f"{_CONTEXTS.get(context, context)} {_loc(file, err.context_mark)}",)
-    return SpecError(message, loc, hint=_syntax_hint(err, problem, text), notes=notes)
-
-
-def _bare_kind_above(err: yaml.MarkedYAMLError, lines: list[str]) -> str | None:
-    """`batchnorm` when a `key:` line follows a bare `- batchnorm` (a missing colon)."""
-    mark = err.problem_mark
-    if mark is None or "mapping values are not allowed" not in (err.problem or ""):
-        return None
-    above = [ln for ln in lines[:mark.line] if ln.strip() and not ln.lstrip().startswith("#")]
-    found = re.match(r"\s*-\s+([A-Za-z_][A-Za-z0-9_]*)\s*(#.*)?$", above[-1]) if above else None
-    return found.group(1) if found else None
-
-
-def _keys_after_flow_entry(err: yaml.MarkedYAMLError, lines: list[str]) -> bool:
-    """Whether a `key:` line follows an entry written whole as `- {…}`."""
-    mark = err.problem_mark
-    if mark is None or "<block mapping start>" not in (err.problem or ""):
-        return False
-    above = [ln for ln in lines[:mark.line] if ln.strip() and not ln.lstrip().startswith("#")]
-    return bool(above) and re.match(r"\s*-\s*\{.*\}\s*(#.*)?$", above[-1]) is not None
-
-
-def _syntax_hint(err: yaml.MarkedYAMLError, problem: str, text: str) -> str:
-    """The likeliest fix: quote a `$(…)`, indent with spaces, or look at the line."""
-    lines = text.splitlines()
-    in_flow = "flow" in (err.context or "")
-    # the line of the problem, and the line where an enclosing `{`/`[` opened
-    marks = [m for m in (err.problem_mark, err.context_mark if in_flow else None) if m]
-    around = [lines[m.line] for m in marks if m.line < len(lines)]
-    if any("$(" in line and (in_flow or re.search(r"[{\[].*\$\(", line)) for line in around):
-        return QUOTE_HINT
-    bare = _bare_kind_above(err, lines)
-    if bare:
-        return f"a kind followed by keys needs a colon: write `- {bare}:` on the line above"
-    if _keys_after_flow_entry(err, lines):
-        return ("an entry written as `- {…}` ends at its `}`: move these keys inside the braces, "
-                "e.g. `- {add: {}, from: [a, b], id: sum}`")
-    if "\\t" in problem or any("\t" in line[:len(line) - len(line.lstrip())] for line in around):
-        return "indent with spaces: YAML does not allow tabs for indentation"
-    if "another document" in problem:
-        return "a spec is one document: remove the second `---` and what follows, or merge them"
-    if "<stream end>" in problem or "end of stream" in problem:
-        return "a bracket or quote opened earlier is never closed"
-    return "check the indentation and the brackets on this line"

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from netspec.kinds.base import Float, Int
+from netspec.kinds.argtypes import Float, Int
 from netspec.training.registry import Args, Registry
 
 AUGMENTATIONS = Registry("augmentation")

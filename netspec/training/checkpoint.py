@@ -23,11 +23,12 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from netspec.errors import InputError, Location, VerifyError
 
-from netspec.errors import Location, SpecError
+if TYPE_CHECKING:       # torch is imported where tensors are made: reading run metadata is light
+    import torch
 
 STATE_PREFIX = "@"
 FORMAT = 1
@@ -69,8 +70,8 @@ def write(path: str | os.PathLike, tensors: dict[str, torch.Tensor], state: dict
 
 
 def read(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
-    """(tensors, state) of a checkpoint written by `write`; a missing, truncated or altered
-    file raises a SpecError naming it."""
+    """(tensors, state) of a checkpoint written by `write`, its checksum verified: a missing or
+    foreign file raises an InputError naming it, a truncated or altered one a VerifyError."""
     from safetensors import SafetensorError
     from safetensors.torch import load
 
@@ -79,24 +80,24 @@ def read(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise SpecError(f"checkpoint {path.name} is missing", where,
+        raise InputError(f"checkpoint {path.name} is missing", where,
                         hint="the run saved no checkpoint yet (it stopped in its first epoch?)"
                         "; start a new run instead of resuming") from None
     except OSError as e:
-        raise SpecError(f"cannot read checkpoint: {e}", where) from None
+        raise InputError(f"cannot read checkpoint: {e}", where) from None
     damaged = "hint: the file was truncated or altered (a crash during a copy?)"
     try:
         header = _header(raw)
         meta = header.get("__metadata__") or {}
         tensors = load(raw)
     except (SafetensorError, ValueError, KeyError, json.JSONDecodeError) as e:
-        raise SpecError(f"checkpoint {path.name} is damaged: {e}", where,
+        raise VerifyError(f"checkpoint {path.name} is damaged: {e}", where,
                         hint=damaged.removeprefix("hint: ")) from None
     if "sha256" not in meta or "netspec" not in meta:
-        raise SpecError(f"{path.name} is not a netspec checkpoint (no state in its header)",
+        raise InputError(f"{path.name} is not a netspec checkpoint (no state in its header)",
                         where, hint="resume from a run directory netspec wrote")
     if hashlib.sha256(_payload(raw)).hexdigest() != meta["sha256"]:
-        raise SpecError(f"checkpoint {path.name} is damaged: its data does not match the "
+        raise VerifyError(f"checkpoint {path.name} is damaged: its data does not match the "
                         f"checksum in its header", where, hint=damaged.removeprefix("hint: "))
     return tensors, json.loads(meta["netspec"])
 
@@ -124,6 +125,8 @@ def model_tensors(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
     """The optimizer's state_dict split into tensors and JSON (hyper-parameters, scalars)."""
+    import torch
+
     sd = optimizer.state_dict()
     tensors, scalars = {}, {}
     for index, values in sd["state"].items():
@@ -149,6 +152,8 @@ def load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict, state: dict)
 
 def rng_tensors(generators: dict[str, torch.Generator]) -> dict[str, torch.Tensor]:
     """Global torch (and CUDA) generator states, plus the named ones (augmentation)."""
+    import torch
+
     out = {f"{STATE_PREFIX}rng.torch": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
@@ -159,6 +164,8 @@ def rng_tensors(generators: dict[str, torch.Generator]) -> dict[str, torch.Tenso
 
 
 def load_rng(tensors: dict, generators: dict[str, torch.Generator]) -> None:
+    import torch
+
     torch.set_rng_state(tensors[f"{STATE_PREFIX}rng.torch"])
     cuda = sorted(k for k in tensors if k.startswith(f"{STATE_PREFIX}rng.cuda."))
     if cuda and torch.cuda.is_available():

@@ -3,10 +3,11 @@ mistake is reported at its `file:line:col`. Built only when training (`netspec c
 imports this module).
 
     cfg = resolve(spec, epochs=3, lr=0.01)      # overrides win over the section
-    cfg = complete(cfg, data)                   # fill task-dependent defaults (loss, metrics)
+    cfg = task.complete(cfg)                    # the task's defaults (loss, metrics, monitor)
     cfg.to_json()                               # what train.json holds; `resolve` reads it back
 
-`data`, `batch_size`, `epochs`, `optimizer`, `schedule`, `loss`, `metrics`, `augment`,
+`data` (its common keys: training.data.base.DataConfig; the source's own: its argument model),
+`task`, `batch_size`, `epochs`, `optimizer`, `schedule`, `loss`, `metrics`, `augment`,
 `clip_grad_norm`, `clip_grad_value`, `l1`, `early_stopping`, `monitor`, `seed`, `device`, `amp`,
 `output`, `init_from`, `freeze`, `checkpoint_every`, `threads`, `name`, `out`: see the fields.
 """
@@ -16,81 +17,15 @@ from __future__ import annotations
 import os
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, PrivateAttr, model_validator
+from pydantic import BeforeValidator, PrivateAttr, model_validator
 
 from netspec.errors import Location, SpecError
-from netspec.kinds.base import Bool, Float, Int
+from netspec.kinds.argtypes import Bool, Float, Frozen, Int
 from netspec.lang import validation
-from netspec.lang.yaml_loader import LDict, LList
-from netspec.training.registry import Args, Choice
-
-SOURCES = ("name", "images", "csv", "npz", "idx")
-
-
-class Frozen(Args):
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True,
-                              arbitrary_types_allowed=True)
-
-
-def _positive(v: Any) -> Any:
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and v <= 0:
-        raise ValueError(f"must be positive, got {v}")
-    return v
-
-
-def _fraction(v: Any) -> Any:
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and not 0 <= v < 1:
-        raise ValueError(f"is a fraction of the data between 0 and 1, got {v}")
-    return v
-
-
-PositiveInt = Annotated[Int, BeforeValidator(_positive)]
-PositiveFloat = Annotated[Float, BeforeValidator(_positive)]
-Fraction = Annotated[Float, BeforeValidator(_fraction)]
-
-
-class DataConfig(Frozen):
-    """Where the data comes from (exactly one of `name`, `images`, `csv`, `npz`, `idx`), how it
-    is split (fractions `val`/`test`, or `folds` for k-fold cross-validation, decided by
-    `split_seed` alone so the split stays fixed across training seeds) and shaped."""
-
-    name: str | None = None
-    images: str | None = None
-    csv: str | None = None
-    npz: str | None = None
-    idx: str | None = None
-    target: str | int | None = None          # csv: the target column (name or index)
-    task: Literal["classification", "regression"] | None = None
-    val: Fraction = 0.1
-    test: Fraction = 0.2
-    folds: Int | None = None
-    split_seed: Int = 0
-    shuffle: Bool | None = None              # shuffle before splitting (sine: no, in time order)
-    normalize: Bool | None = None            # per channel / feature, training split statistics
-    size: PositiveInt | None = None          # digits / images: resize to size x size
-    samples: PositiveInt | None = None       # synthetic sets: how many samples
-    noise: Float | None = None               # synthetic sets: noise level
-    features: PositiveInt | None = None      # blobs / regression: features per sample
-    classes: PositiveInt | None = None       # blobs: number of clusters
-    seq: PositiveInt | None = None           # sine: window length
-
-    @model_validator(mode="after")
-    def _one_source(self) -> "DataConfig":
-        given = [s for s in SOURCES if getattr(self, s) is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one data source: `name` (a built-in set) or one of "
-                             "`images`, `csv`, `npz`, `idx`" +
-                             (f"; got {', '.join(given)}" if given else ""))
-        if self.val + self.test >= 1:
-            raise ValueError(f"`val` + `test` must leave data to train on, got "
-                             f"{self.val} + {self.test}")
-        if self.folds is not None and self.folds < 2:
-            raise ValueError(f"`folds` is 2 or more, got {self.folds}")
-        return self
-
-    @property
-    def source(self) -> str:
-        return next(s for s in SOURCES if getattr(self, s) is not None)
+from netspec.lang.located import LDict, LList
+from netspec.training.data.base import DataConfig, PositiveFloat, PositiveInt
+from netspec.training.data.load import source_args
+from netspec.training.registry import Choice
 
 
 class EarlyStopping(Frozen):
@@ -116,6 +51,7 @@ def _names(v: Any) -> Any:
 
 class TrainConfig(Frozen):
     data: DataConfig
+    task: Any = None                 # default: from the loss's targets, else from the data
     batch_size: PositiveInt = 64
     epochs: PositiveInt = 10
     optimizer: Any = "adam"
@@ -168,9 +104,13 @@ class TrainConfig(Frozen):
     def lr(self) -> float:
         return self.optimizer.args.lr
 
+    def given(self, key: str) -> bool:
+        """Whether the user set `key` of the section (in the YAML or by an override)."""
+        return isinstance(self._raw, dict) and key in self._raw
+
     def where(self, *path: Any) -> Location | None:
         """Where `path` (keys and indices) is written in the train section, if it is."""
-        from netspec.lang.yaml_loader import locate
+        from netspec.lang.located import locate
 
         raw = self._raw
         return locate(raw, path) if isinstance(raw, (LDict, LList)) else None
@@ -194,6 +134,7 @@ def resolve(spec, **overrides: Any) -> TrainConfig:
     cfg = validation.validate(TrainConfig, raw, what="train: ")
     cfg = _parse_choices(cfg, raw, base)
     cfg._raw = raw
+    source_args(cfg.data, cfg.where)        # the source's own options, before anything loads
     return cfg
 
 
@@ -203,8 +144,11 @@ def _parse_choices(cfg: TrainConfig, raw: dict, base: str) -> TrainConfig:
     from netspec.training.losses import LOSSES
     from netspec.training.metrics import METRICS
     from netspec.training.optim import OPTIMIZERS, SCHEDULES
+    from netspec.training.tasks import TASKS
 
     update: dict[str, Any] = {"optimizer": OPTIMIZERS.parse(cfg.optimizer, raw, "optimizer")}
+    if cfg.task is not None:
+        update["task"] = TASKS.parse(cfg.task, raw, "task")
     if cfg.schedule is not None:
         update["schedule"] = SCHEDULES.parse(cfg.schedule, raw, "schedule")
     if cfg.loss is not None:
@@ -216,9 +160,10 @@ def _parse_choices(cfg: TrainConfig, raw: dict, base: str) -> TrainConfig:
     data_raw = raw.get("data")
     if data.name is not None and data.name not in DATASETS:
         DATASETS.choose(data.name, {}, _loc(data_raw, "name", raw, "data"), None, None)
-    paths = {s: os.path.normpath(os.path.join(base, os.path.expanduser(getattr(data, s))))
-             for s in SOURCES[1:] if getattr(data, s) is not None}
-    update["data"] = data.model_copy(update=paths)
+    key = data.source_key
+    if DATASETS[data.source].meta.get("file") and isinstance(data.options[key], str):
+        path = os.path.normpath(os.path.join(base, os.path.expanduser(data.options[key])))
+        update["data"] = data.model_copy(update={key: path})
     if cfg.init_from is not None:
         update["init_from"] = os.path.normpath(os.path.join(base, cfg.init_from))
     if cfg.amp and not cfg.device.startswith(("cuda", "auto")):
@@ -226,27 +171,6 @@ def _parse_choices(cfg: TrainConfig, raw: dict, base: str) -> TrainConfig:
     if not (cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:")):
         raise SpecError(f"`device` is auto, cpu, cuda or cuda:N, got {cfg.device!r}",
                         _loc(raw, "device"))
-    return cfg.model_copy(update=update)
-
-
-def complete(cfg: TrainConfig, task: str, has_val: bool = True) -> TrainConfig:
-    """Task-dependent defaults filled in: the loss (cross_entropy / mse), the metrics
-    (accuracy / mae, r2) and the monitored quantity (val_loss, or train_loss without a
-    validation split)."""
-    from netspec.training.losses import LOSSES
-    from netspec.training.metrics import METRICS
-
-    update: dict[str, Any] = {}
-    loss = cfg.loss or LOSSES.choose("cross_entropy" if task == "classification" else "mse",
-                                     {}, None, None, None)
-    metrics = cfg.metrics
-    if metrics is None:
-        names = ["accuracy"] if task == "classification" else ["mae", "r2"]
-        metrics = tuple(METRICS.choose(n, {}, None, None, None) for n in names)
-    update.update(loss=loss, metrics=metrics)
-    if cfg.monitor is None:
-        update["monitor"] = cfg.early_stopping.monitor if cfg.early_stopping \
-            else "val_loss" if has_val else "train_loss"
     return cfg.model_copy(update=update)
 
 
@@ -293,4 +217,4 @@ def _loc(node: Any, key: Any, parent: Any = None, parent_key: Any = None) -> Loc
     return getattr(node, "loc", None)
 
 
-__all__ = ["TrainConfig", "DataConfig", "EarlyStopping", "resolve", "complete"]
+__all__ = ["TrainConfig", "DataConfig", "EarlyStopping", "resolve"]

@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from netspec.training.optim import TYPICAL_LR
+from netspec.kinds import output_semantics
+from netspec.training.optim import OPTIMIZERS
 
 
 @dataclass(frozen=True)
@@ -31,15 +32,21 @@ class Diagnosis:
 
 def output_mismatch(loss: str, expects: str, last_kind: str | None) -> Diagnosis | None:
     """A network ending in softmax/log_softmax/sigmoid fed to a loss that applies it again."""
-    produced = {"softmax": "probabilities", "log_softmax": "log_probabilities",
-                "sigmoid": "probabilities"}.get(last_kind or "")
-    if produced is None or produced == expects:
-        return None
+    produced = produced_by(last_kind)
+    if produced is None or produced == expects or expects == "values":
+        return None     # a regression loss takes whatever the network outputs
     fix = {"logits": f"drop the final {last_kind}: `{loss}` expects logits and applies it itself",
            "log_probabilities": "end with log_softmax instead",
            "probabilities": "end with softmax (or sigmoid) instead"}[expects]
     return Diagnosis("softmax", f"the network ends with {last_kind} (it outputs {produced}), but "
                      f"the loss `{loss}` expects {expects.replace('_', '-')}", fix)
+
+
+def produced_by(last_kind: str | None) -> str | None:
+    """What a network's output is when layer kind `last_kind` ends it (probabilities after a
+    softmax or sigmoid, log-probabilities after log_softmax), or None when the loss decides."""
+    produced = output_semantics(last_kind)
+    return None if produced == "values" else produced
 
 
 def non_finite(loss_value: float, epoch: int, step: int, optimizer: str, lr: float,
@@ -69,7 +76,8 @@ def chance_level(num_classes: int, majority: float) -> float:
 
 def lr_far_above(optimizer: str, lr: float) -> str | None:
     """'the learning rate 10 is far above the usual range for adam (...)', or None."""
-    low, high = TYPICAL_LR.get(optimizer, (1e-5, 1.0))
+    entry = OPTIMIZERS.entries.get(optimizer)
+    low, high = entry.meta["typical_lr"] if entry else (1e-5, 1.0)
     if lr <= high:
         return None
     return (f"the learning rate {lr:g} is far above the usual range for {optimizer} "

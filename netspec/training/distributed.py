@@ -71,10 +71,11 @@ def pick_device(preference: str, local_rank: int = 0) -> torch.device:
         preference = "cuda" if torch.cuda.is_available() else "cpu"
     if preference.startswith("cuda"):
         if not torch.cuda.is_available():
-            from netspec.errors import SpecError
+            from netspec.errors import SetupError
 
-            raise SpecError("`device: cuda` was asked for, but torch sees no CUDA device", None,
-                            hint="use `--device cpu` or `--device auto`")
+            raise SetupError("`device: cuda` was asked for, but torch sees no CUDA device", None,
+                             hint="use `--device cpu` or `--device auto`, or install a CUDA "
+                                  "build of torch on a machine with a GPU")
         return torch.device(preference if ":" in preference else f"cuda:{local_rank}")
     return torch.device("cpu")
 

@@ -1,7 +1,17 @@
-"""Losses, one registry. Each loss says what the network's output must be (`expects`: logits,
-probabilities, log_probabilities or values) and which task it serves; `build_loss` returns
-`fn(output, target) -> scalar`, where target is class indices [B] (classification) or
-values [B, d] (regression).
+"""Losses, one registry. Each loss declares what the network's output must be (`expects`:
+logits, probabilities, log_probabilities or values) and how it reads the targets (`target`):
+
+    class_index   class indices [B] against an output [B, K]
+    one_hot       class indices read as one-hot floats [B, K]; one output unit [B, 1] serves
+                  two classes
+    values        values [B, d] of the output's shape
+
+The kind of data a loss trains on (classes or values), the task it selects by default, the
+decision threshold of one output unit: all follow from those two declarations. `build_loss`
+returns `fn(output, target) -> scalar`. A new loss is one entry here:
+
+    @LOSSES.add("hinge", expects="logits", target="one_hot")
+    def hinge(a): ...
 
 Mixed targets (mixup, cutmix) are handled by the loop for every loss alike:
 `lam * loss(out, y_a) + (1 - lam) * loss(out, y_b)`.
@@ -15,10 +25,10 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from netspec.kinds.base import Float
+from netspec.kinds.argtypes import Float
 from netspec.training.registry import Args, NoArgs, Registry
 
-LOSSES = Registry("loss")
+LOSSES = Registry("loss", requires=("expects", "target"))
 
 Unit = Annotated[Float, Field(ge=0, lt=1)]
 
@@ -51,32 +61,32 @@ def _classes(fn):
 
 
 @LOSSES.add("cross_entropy", CrossEntropyArgs, main="label_smoothing", expects="logits",
-            task="classification")
+            target="class_index")
 def cross_entropy(a: CrossEntropyArgs):
     """Softmax cross-entropy over logits [B, K]; `label_smoothing` as in torch."""
     return lambda out, y: F.cross_entropy(out, y, label_smoothing=a.label_smoothing)
 
 
-@LOSSES.add("nll", NoArgs, expects="log_probabilities", task="classification")
+@LOSSES.add("nll", NoArgs, expects="log_probabilities", target="class_index")
 def nll(a):
     """Negative log-likelihood of log-probabilities (a network ending in log_softmax)."""
     return F.nll_loss
 
 
-@LOSSES.add("bce", NoArgs, expects="probabilities", task="classification")
+@LOSSES.add("bce", NoArgs, expects="probabilities", target="one_hot")
 def bce(a):
     """Binary cross-entropy of probabilities (sigmoid outputs): one unit for two classes, or one
     per class against one-hot targets."""
     return _classes(F.binary_cross_entropy)
 
 
-@LOSSES.add("bce_logits", NoArgs, expects="logits", task="classification")
+@LOSSES.add("bce_logits", NoArgs, expects="logits", target="one_hot")
 def bce_logits(a):
     """Binary cross-entropy on logits (the sigmoid inside, numerically stable)."""
     return _classes(F.binary_cross_entropy_with_logits)
 
 
-@LOSSES.add("kl", CrossEntropyArgs, expects="log_probabilities", task="classification")
+@LOSSES.add("kl", CrossEntropyArgs, expects="log_probabilities", target="class_index")
 def kl(a: CrossEntropyArgs):
     """KL divergence of the (smoothed) one-hot target from log-probabilities, batch mean."""
     def loss(out, y):
@@ -86,7 +96,7 @@ def kl(a: CrossEntropyArgs):
     return loss
 
 
-@LOSSES.add("focal", FocalArgs, main="gamma", expects="logits", task="classification")
+@LOSSES.add("focal", FocalArgs, main="gamma", expects="logits", target="class_index")
 def focal(a: FocalArgs):
     """Focal loss (Lin et al., 2017): -(1 - p_t)^gamma log p_t, softmax over logits."""
     def loss(out, y):
@@ -95,7 +105,7 @@ def focal(a: FocalArgs):
     return loss
 
 
-@LOSSES.add("dice", DiceArgs, main="smooth", expects="logits", task="classification")
+@LOSSES.add("dice", DiceArgs, main="smooth", expects="logits", target="class_index")
 def dice(a: DiceArgs):
     """Soft Dice loss over softmax probabilities: 1 - mean_k (2|P∩Y| + s) / (|P| + |Y| + s)."""
     def loss(out, y):
@@ -112,22 +122,29 @@ def _values(fn):
     return wrapped
 
 
-@LOSSES.add("mse", NoArgs, expects="values", task="regression")
+@LOSSES.add("mse", NoArgs, expects="values", target="values")
 def mse(a):
     """Mean squared error."""
     return _values(F.mse_loss)
 
 
-@LOSSES.add("mae", NoArgs, expects="values", task="regression")
+@LOSSES.add("mae", NoArgs, expects="values", target="values")
 def mae(a):
     """Mean absolute error (L1)."""
     return _values(F.l1_loss)
 
 
-@LOSSES.add("huber", HuberArgs, main="delta", expects="values", task="regression")
+@LOSSES.add("huber", HuberArgs, main="delta", expects="values", target="values")
 def huber(a: HuberArgs):
     """Huber loss: quadratic within `delta`, linear beyond."""
     return _values(lambda out, y: F.huber_loss(out, y, delta=a.delta))
+
+
+# what each target encoding trains on: class labels or values
+TARGET_DATA = {"class_index": "classification", "one_hot": "classification",
+               "values": "regression"}
+# one output unit: class 1 above this (a logit's 0, a probability's 0.5)
+THRESHOLD = {"probabilities": 0.5}
 
 
 def build_loss(choice) -> Any:
@@ -137,3 +154,18 @@ def build_loss(choice) -> Any:
 def expects(choice) -> str:
     """What the loss wants the network to output (data.json's `output`)."""
     return choice.entry.meta["expects"]
+
+
+def trains_on(choice) -> str:
+    """The kind of data the loss trains on: "classification" or "regression"."""
+    return TARGET_DATA[choice.entry.meta["target"]]
+
+
+def single_unit_binary(choice) -> bool:
+    """Whether one output unit may stand for two classes (one-hot targets)."""
+    return choice.entry.meta["target"] == "one_hot"
+
+
+def threshold(choice) -> float:
+    """Where one output unit's value splits class 0 from class 1."""
+    return THRESHOLD.get(expects(choice), 0.0)

@@ -5,20 +5,30 @@ one batch, and `value(summed stats) -> float`. Sums add across batches and acros
     tracker = Tracker(metric_choices, num_classes)
     tracker.update(out, y, loss)          # per batch: tensor ops only, no host sync
     tracker.result()                      # {"loss": ..., "accuracy": ...}
+
+Each metric declares what it needs (`needs`: "classes", predicted classes against class
+indices, or "values", outputs against same-shape targets), whether higher is better, whether it
+is a fraction (printed as a percentage) and its column name (`column`: a format string over its
+arguments, "top{k}"); nothing outside this file branches on a metric's name.
 """
 
 from __future__ import annotations
 
+import re
+import string
 from dataclasses import dataclass
 from typing import Annotated, Callable
 
 import torch
 from pydantic import Field
 
-from netspec.kinds.base import Int
+from netspec.kinds.argtypes import Int
 from netspec.training.registry import Args, NoArgs, Registry
 
-METRICS = Registry("metric")
+METRICS = Registry("metric", requires=("needs", "higher_is_better"))
+
+# the kind of data a metric's need is met by (for messages)
+NEEDS_DATA = {"classes": "classification", "values": "regression"}
 
 
 @dataclass
@@ -54,30 +64,27 @@ def _confusion_stats(b: Batch) -> torch.Tensor:
     return torch.cat([tp, predicted, actual]).double()
 
 
-def _macro(kind: str) -> Callable[[torch.Tensor], float]:
+def _macro(per_class: Callable) -> Callable[[torch.Tensor], float]:
+    """A macro average over the classes present of `per_class(precision, recall)`."""
     def value(s: torch.Tensor) -> float:
         tp, predicted, actual = s.view(3, -1)
         present = actual > 0
-        precision = tp / predicted.clamp(min=1)
-        recall = tp / actual.clamp(min=1)
-        if kind == "precision":
-            per = precision
-        elif kind == "recall":
-            per = recall
-        else:
-            per = 2 * precision * recall / (precision + recall).clamp(min=1e-12)
+        per = per_class(tp / predicted.clamp(min=1), tp / actual.clamp(min=1))
         return float(per[present].mean()) if present.any() else 0.0
     return value
 
 
-@METRICS.add("accuracy", NoArgs, task="classification")
+CLASSES = {"needs": "classes", "higher_is_better": True, "fraction": True}
+
+
+@METRICS.add("accuracy", NoArgs, **CLASSES)
 def accuracy(a):
     """Fraction of samples whose predicted class (argmax, or threshold for one unit) is right."""
     return (lambda b: torch.stack([(b.pred == b.y).sum(), torch.tensor(len(b.y))]).double(),
             lambda s: float(s[0] / s[1].clamp(min=1)))
 
 
-@METRICS.add("top_k", TopKArgs, main="k", task="classification")
+@METRICS.add("top_k", TopKArgs, main="k", column="top{k}", **CLASSES)
 def top_k(a: TopKArgs):
     """Fraction of samples whose class is among the k highest scores."""
     def stats(b: Batch):
@@ -87,22 +94,22 @@ def top_k(a: TopKArgs):
     return stats, lambda s: float(s[0] / s[1].clamp(min=1))
 
 
-@METRICS.add("precision", NoArgs, task="classification")
+@METRICS.add("precision", NoArgs, **CLASSES)
 def precision(a):
     """Precision per class, averaged over the classes present (macro)."""
-    return _confusion_stats, _macro("precision")
+    return _confusion_stats, _macro(lambda p, r: p)
 
 
-@METRICS.add("recall", NoArgs, task="classification")
+@METRICS.add("recall", NoArgs, **CLASSES)
 def recall(a):
     """Recall per class, averaged over the classes present (macro)."""
-    return _confusion_stats, _macro("recall")
+    return _confusion_stats, _macro(lambda p, r: r)
 
 
-@METRICS.add("f1", NoArgs, task="classification")
+@METRICS.add("f1", NoArgs, **CLASSES)
 def f1(a):
     """F1 (harmonic mean of precision and recall) per class, macro-averaged."""
-    return _confusion_stats, _macro("f1")
+    return _confusion_stats, _macro(lambda p, r: 2 * p * r / (p + r).clamp(min=1e-12))
 
 
 def _error_stats(b: Batch) -> torch.Tensor:
@@ -110,19 +117,19 @@ def _error_stats(b: Batch) -> torch.Tensor:
     return torch.stack([(d * d).sum(), d.abs().sum(), torch.tensor(d.numel(), dtype=d.dtype)])
 
 
-@METRICS.add("mse", NoArgs, task="regression", minimize=True)
+@METRICS.add("mse", NoArgs, needs="values", higher_is_better=False)
 def mse(a):
     """Mean squared error."""
     return _error_stats, lambda s: float(s[0] / s[2].clamp(min=1))
 
 
-@METRICS.add("mae", NoArgs, task="regression", minimize=True)
+@METRICS.add("mae", NoArgs, needs="values", higher_is_better=False)
 def mae(a):
     """Mean absolute error."""
     return _error_stats, lambda s: float(s[1] / s[2].clamp(min=1))
 
 
-@METRICS.add("r2", NoArgs, task="regression")
+@METRICS.add("r2", NoArgs, needs="values", higher_is_better=True)
 def r2(a):
     """Coefficient of determination, 1 - SS_res / SS_tot (over all target values)."""
     def stats(b: Batch):
@@ -140,21 +147,45 @@ def r2(a):
 
 def display_name(choice) -> str:
     """The metric's column name: `accuracy`, `top5`, `f1`."""
-    return f"top{choice.args.k}" if choice.name == "top_k" else choice.name
+    return choice.entry.meta.get("column", choice.name).format(**dict(choice.args))
+
+
+def metric_of(column: str):
+    """The registered metric whose column `column` is (`val_top5` -> top_k), or None."""
+    base = column.split("_", 1)[1] if column.startswith(("train_", "val_", "test_")) else column
+    for entry in METRICS.entries.values():
+        if re.fullmatch(_column_pattern(entry.meta.get("column", entry.name)), base):
+            return entry
+    return None
+
+
+def _column_pattern(template: str) -> str:
+    parts = string.Formatter().parse(template)
+    return "".join(re.escape(text) + (r"\d+(?:\.\d+)?" if name is not None else "")
+                   for text, name, _, _ in parts)
 
 
 def minimize(name: str) -> bool:
     """Whether a logged quantity (`val_loss`, `train_accuracy`, `mae`) improves downwards."""
-    base = name.split("_", 1)[1] if name.startswith(("train_", "val_", "test_")) else name
-    entry = METRICS.entries.get(base)
-    return base == "loss" or bool(entry and entry.meta.get("minimize"))
+    if name.split("_")[-1] == "loss":
+        return True
+    entry = metric_of(name)
+    return bool(entry and not entry.meta["higher_is_better"])
+
+
+def is_fraction(name: str) -> bool:
+    """Whether a logged quantity is a fraction, printed as a percentage."""
+    entry = metric_of(name)
+    return bool(entry and entry.meta.get("fraction"))
 
 
 class Tracker:
     """Sums of one epoch's loss and metric statistics; tensors until `result()`."""
 
-    def __init__(self, choices, num_classes: int | None, threshold: float = 0.0):
-        self.k, self.threshold = num_classes, threshold
+    def __init__(self, choices, num_classes: int | None, threshold: float = 0.0,
+                 unscale: Callable | None = None):
+        # `unscale`: standardised outputs and targets back in the target's units, for metrics
+        self.k, self.threshold, self.unscale = num_classes, threshold, unscale
         self.parts = [(display_name(c), *c.entry.fn(c.args)) for c in choices]
         self.sums: list[torch.Tensor | None] = [None] * len(self.parts)
         self.loss_sum: torch.Tensor | None = None
@@ -166,7 +197,10 @@ class Tracker:
             weighted = loss.detach().double() * n
             self.loss_sum = weighted if self.loss_sum is None else self.loss_sum + weighted
         self.count += n
-        batch = Batch(out.detach(), y, self.k, self.threshold)
+        out = out.detach()
+        if self.unscale is not None:
+            out, y = self.unscale(out), self.unscale(y.view(out.shape).to(out.dtype))
+        batch = Batch(out, y, self.k, self.threshold)
         for i, (_, stats, _) in enumerate(self.parts):
             s = stats(batch).to(out.device)
             self.sums[i] = s if self.sums[i] is None else self.sums[i] + s

@@ -15,20 +15,21 @@ the checkpoint.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import torch
 from pydantic import BeforeValidator, Field, model_validator
 
-from netspec.kinds.base import Bool, Float, Int
+from netspec.kinds.argtypes import Bool, Float, Int
 from netspec.training.registry import Args, Registry
 
-OPTIMIZERS = Registry("optimizer")
-SCHEDULES = Registry("schedule")
+if TYPE_CHECKING:
+    import torch
 
-# learning rates beyond which divergence is the likely cause of a NaN (diagnostics read these)
-TYPICAL_LR = {"sgd": (1e-4, 1.0), "adam": (1e-5, 1e-2), "adamw": (1e-5, 1e-2),
-              "rmsprop": (1e-5, 1e-2)}
+# Importing this module does not import torch (the optimizers import it when built), so the
+# diagnostics can read each optimizer's `typical_lr`: the learning rates beyond which
+# divergence is the likely cause of a NaN.
+OPTIMIZERS = Registry("optimizer", requires=("typical_lr",))
+SCHEDULES = Registry("schedule")
 
 
 def _positive(v: Any) -> Any:
@@ -76,30 +77,38 @@ class RMSpropArgs(OptimizerArgs):
     centered: Bool = False
 
 
-@OPTIMIZERS.add("sgd", SGDArgs, main="lr")
+@OPTIMIZERS.add("sgd", SGDArgs, main="lr", typical_lr=(1e-4, 1.0))
 def sgd(params, a: SGDArgs) -> torch.optim.Optimizer:
     """Stochastic gradient descent, optionally with (Nesterov) momentum."""
+    import torch
+
     return torch.optim.SGD(params, lr=a.lr, momentum=a.momentum, nesterov=a.nesterov,
                            dampening=a.dampening, weight_decay=a.weight_decay)
 
 
-@OPTIMIZERS.add("adam", AdamArgs, main="lr")
+@OPTIMIZERS.add("adam", AdamArgs, main="lr", typical_lr=(1e-5, 1e-2))
 def adam(params, a: AdamArgs) -> torch.optim.Optimizer:
     """Adam (Kingma & Ba, 2015); weight_decay is L2 added to the gradient."""
+    import torch
+
     return torch.optim.Adam(params, lr=a.lr, betas=a.betas, eps=a.eps,
                             weight_decay=a.weight_decay, amsgrad=a.amsgrad)
 
 
-@OPTIMIZERS.add("adamw", AdamWArgs, main="lr")
+@OPTIMIZERS.add("adamw", AdamWArgs, main="lr", typical_lr=(1e-5, 1e-2))
 def adamw(params, a: AdamWArgs) -> torch.optim.Optimizer:
     """AdamW (Loshchilov & Hutter, 2019): decoupled weight decay."""
+    import torch
+
     return torch.optim.AdamW(params, lr=a.lr, betas=a.betas, eps=a.eps,
                              weight_decay=a.weight_decay, amsgrad=a.amsgrad)
 
 
-@OPTIMIZERS.add("rmsprop", RMSpropArgs, main="lr")
+@OPTIMIZERS.add("rmsprop", RMSpropArgs, main="lr", typical_lr=(1e-5, 1e-2))
 def rmsprop(params, a: RMSpropArgs) -> torch.optim.Optimizer:
     """RMSprop (Hinton's lecture 6e)."""
+    import torch
+
     return torch.optim.RMSprop(params, lr=a.lr, alpha=a.alpha, eps=a.eps,
                                momentum=a.momentum, centered=a.centered,
                                weight_decay=a.weight_decay)

@@ -101,8 +101,11 @@ class Progress:
 
 
 def format_value(name: str, value) -> str:
+    """A logged quantity as printed: fractions (as their metric declares) in percent."""
+    from netspec.training.metrics import is_fraction
+
     if value is None:
         return "-"
-    if any(k in name for k in ("accuracy", "top", "precision", "recall", "f1")):
+    if is_fraction(name):
         return f"{value:.2%}"
     return f"{value:.4g}"

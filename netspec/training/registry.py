@@ -3,9 +3,9 @@ metrics, augmentations. Each entry is a name, a frozen pydantic argument model a
 a YAML value `name`, `{name: scalar}` (the entry's main argument) or `{name: {args}}` becomes a
 :class:`Choice`, with every mistake reported as a located SpecError.
 
-    OPTIMIZERS = Registry("optimizer")
+    OPTIMIZERS = Registry("optimizer", requires=("typical_lr",))   # what each entry declares
 
-    @OPTIMIZERS.add("sgd", SGDArgs, main="lr")
+    @OPTIMIZERS.add("sgd", SGDArgs, main="lr", typical_lr=(1e-4, 1.0))
     def sgd(params, a): ...
 
     OPTIMIZERS.parse({"sgd": {"lr": 0.1}}, parent, "optimizer")   # -> Choice("sgd", SGDArgs(...))
@@ -16,27 +16,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from pydantic import BaseModel, ConfigDict
-
 from netspec.errors import Location, SpecError, did_you_mean
+from netspec.kinds.argtypes import Args, NoArgs
 from netspec.lang import validation
-from netspec.lang.yaml_loader import LDict, LList, key_location
-
-
-class Args(BaseModel):
-    """Base of every argument model: frozen, unknown keys refused."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
-
-class NoArgs(Args):
-    pass
+from netspec.lang.located import LDict, LList, key_location
 
 
 @dataclass(frozen=True)
 class Entry:
     """One registered thing. `meta` holds what the concept needs to know about it (a loss's
-    expected output, a metric's task, an augmentation's needs)."""
+    expected output and target encoding, a metric's needs and direction, an augmentation's
+    needs, an optimizer's typical learning rates)."""
 
     name: str
     args: type[Args]
@@ -68,8 +58,12 @@ class Choice:
 
 
 class Registry:
-    def __init__(self, concept: str):
+    """Entries of one concept by name. `requires` names the meta keys every entry must declare
+    (a loss its `expects` and `target`), so an incomplete entry fails where it is registered."""
+
+    def __init__(self, concept: str, requires: tuple[str, ...] = ()):
         self.concept = concept
+        self.requires = requires
         self.entries: dict[str, Entry] = {}
 
     def add(self, name: str, args: type[Args] = NoArgs, main: str | None = None,
@@ -79,10 +73,18 @@ class Registry:
         def wrap(fn: Callable) -> Callable:
             if name in self.entries:
                 raise RuntimeError(f"{self.concept} {name!r} registered twice")
+            lacking = [k for k in self.requires if k not in meta]
+            if lacking:
+                raise RuntimeError(f"{self.concept} {name!r} does not declare "
+                                   f"{', '.join(lacking)}")
             self.entries[name] = Entry(name, args, fn, main, (fn.__doc__ or "").strip(), meta)
             return fn
 
         return wrap
+
+    def remove(self, name: str) -> None:
+        """Take an entry out again (tests that register their own)."""
+        del self.entries[name]
 
     def __getitem__(self, name: str) -> Entry:
         return self.entries[name]

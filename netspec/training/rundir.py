@@ -1,9 +1,11 @@
 """Run directories: `runs/<name>/<n>/`, numbered from 1, with `runs/<name>/latest` pointing at
-the newest (a symlink, or a text file holding `<n>` where symlinks cannot be made).
+the newest (a symlink, or a text file holding `<n>` where symlinks cannot be made). This module
+is the one reader and writer of runs: train, resume, eval and export all go through it.
 
-    spec.yaml            the spec's YAML text as given
+    spec.yaml            the spec, self-contained (includes inlined: `netspec.lang.inline`)
     train.json           the resolved train section (what --resume trains with)
-    data.json            task, labels, scale, normalisation statistics, input shape, output kind
+    data.json            task, labels, scale, normalisation statistics, target scaling of a
+                         regression (`target: {mean, std}`), input shape, output kind
     metrics.csv          one row per epoch
     curves.png           loss and metrics per epoch
     best.safetensors     weights of the best epoch (by `monitor`) + best.json
@@ -11,7 +13,13 @@ the newest (a symlink, or a text file holding `<n>` where symlinks cannot be mad
     last.state.safetensors   what --resume reads: weights, optimizer, generators, state
     summary.json         how the run went: status, best epoch, final and test metrics, timing
 
-`load_run(path)` -> (spec, state_dict, data_meta) is what other code (export, eval) reads.
+    run = read_run("runs/lenet5/latest")      # spec, verified weights of `best`, data.json
+    spec, weights, data = load_run(path)       # the same, as a tuple
+
+Reading metadata does not import torch (`netspec infer` and `check` stay light); reading
+weights does. Every checkpoint is read through `checkpoint.read`, which verifies its checksum.
+A run the user names that is not one, or is incomplete, is an InputError; a damaged checkpoint
+a VerifyError.
 """
 
 from __future__ import annotations
@@ -19,14 +27,26 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
+import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from netspec.errors import Location, SpecError
+from netspec.errors import InputError, Location
 from netspec.training.checkpoint import atomic_json, atomic_write
 
+if TYPE_CHECKING:
+    from netspec.lang.schema import Spec
+
 LATEST = "latest"
+SPEC = "spec.yaml"
+CHECKPOINTS = ("best", "last")              # what a run's weights are read from, in this order
+# what data.json's `output` says the trained output holds
+CLASS_OUTPUTS = ("logits", "probabilities", "log_probabilities")
+OUTPUT_KINDS = (*CLASS_OUTPUTS, "values")
+_INCLUDES = re.compile(r"^include\s*:", re.M)    # a top-level `include:` key
 
 
 class RunDir:
@@ -85,11 +105,69 @@ class RunDir:
         try:
             return json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise SpecError(f"{path} is missing: is {self.path} a netspec run directory?",
-                            None) from None
+            raise InputError(f"{path} is missing: is {self.path} a netspec run directory?",
+                             None) from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError(f"cannot read {path}: {e}") from None
         except json.JSONDecodeError as e:
-            raise SpecError(f"{path.name} is damaged: {e.msg}", Location(str(path), e.lineno,
-                                                                          e.colno)) from None
+            raise InputError(f"{path.name} is damaged: {e.msg}", Location(str(path), e.lineno,
+                                                                           e.colno)) from None
+
+    # ---- what the run is: its spec, data and weights --------------------------------------
+
+    def write_spec(self, spec: Spec) -> None:
+        """spec.yaml: the spec self-contained, so the run rebuilds it whatever its includes
+        become."""
+        from netspec.lang.inline import inline
+
+        self.write_text(SPEC, inline(spec))
+
+    def read_spec(self) -> Spec:
+        """The spec the run was trained from (a SpecError is located in its spec.yaml)."""
+        from netspec.graph.load import loads
+
+        path = self.file(SPEC)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError(f"cannot read {path}: {e}",
+                             hint="is this a run directory netspec wrote?") from None
+        where = str(path)
+        if _INCLUDES.search(text) and self.file("run.json").is_file():
+            # a run written before specs were stored self-contained: its includes resolve
+            # from where the original file was
+            origin = self.read_json("run.json").get("spec_path")
+            where = origin if origin and Path(origin).parent.is_dir() else where
+        return loads(text, where)
+
+    def read_data(self) -> dict:
+        """data.json, checked: what the run knows of its data (labels, scale, statistics,
+        target scaling, what its output holds)."""
+        data = self.read_json("data.json")
+        check_data(data, self.file("data.json"))
+        return data
+
+    def checkpoint_name(self, checkpoint: str | None = None) -> str:
+        """`checkpoint` (best or last), or when None the first of them the run holds."""
+        if checkpoint is not None:
+            if checkpoint not in CHECKPOINTS:
+                raise InputError(f"a run's checkpoints are {' and '.join(CHECKPOINTS)}, "
+                                 f"not {checkpoint!r}")
+            return checkpoint
+        found = next((c for c in CHECKPOINTS if self.file(f"{c}.safetensors").is_file()), None)
+        if found is None:
+            raise InputError(f"{self.path}: no checkpoint ("
+                             f"{' or '.join(f'{c}.safetensors' for c in CHECKPOINTS)})",
+                             hint="the run may have stopped before its first epoch ended")
+        return found
+
+    def read_weights(self, checkpoint: str | None = "best") -> dict:
+        """The model's state_dict from checkpoint `checkpoint` (None: best, else last), its
+        checksum verified."""
+        from netspec.training.checkpoint import model_tensors, read
+
+        tensors, _ = read(self.file(f"{self.checkpoint_name(checkpoint)}.safetensors"))
+        return model_tensors(tensors)
 
     def write_metrics(self, history: list[dict]) -> None:
         """metrics.csv, rewritten whole from the history (so a resumed run has no stray rows)."""
@@ -141,28 +219,84 @@ def _fmt(value: Any) -> Any:
     return f"{value:.6g}" if isinstance(value, float) else value
 
 
-def resolve_run(path: str | os.PathLike) -> Path:
+def resolve_run(path: str | os.PathLike, hops: int = 0) -> Path:
     """The numbered run directory `path` names: itself, `latest` (symlink or text file), or a
     runs/<name> directory (its latest)."""
     path = Path(path)
-    if path.is_file() and path.name == LATEST:
-        path = path.parent / path.read_text(encoding="utf-8").strip()
-    elif path.is_dir() and not (path / "train.json").exists() and (path / LATEST).exists():
-        return resolve_run(path / LATEST)
-    if not path.is_dir() or not (path / "train.json").exists():
-        raise SpecError(f"{path} is not a netspec run directory (no train.json)", None,
-                        hint="give runs/<name>/<n>, runs/<name>/latest or runs/<name>")
-    return path.resolve()
+    if hops > 8:
+        raise InputError(f"{path}: `{LATEST}` points in a circle")
+    if path.name == LATEST and path.is_file() and not path.is_symlink():
+        try:
+            target = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as e:
+            raise InputError(f"cannot read {path}: {e}") from None
+        return resolve_run(path.parent / target, hops + 1)
+    if path.is_dir():
+        if (path / SPEC).is_file():
+            return path.resolve()
+        if (path / LATEST).exists():
+            return resolve_run(path / LATEST, hops + 1)
+    raise InputError(f"{path}: not a run directory (no {SPEC}) and no `{LATEST}` run in it",
+                     hint="give runs/<name>/<n>, runs/<name>/latest or runs/<name>")
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """What a run holds for rebuilding its model: the spec, the verified weights of one
+    checkpoint, and data.json."""
+
+    path: Path
+    spec: Spec
+    weights: dict
+    data: dict
+    checkpoint: str                        # best | last
+
+
+def read_run(path: str | os.PathLike, checkpoint: str | None = "best") -> SavedRun:
+    """The run at `path` (see resolve_run): its spec, the weights of checkpoint `checkpoint`
+    (None: best, else last) and data.json; every part is required."""
+    run = RunDir(resolve_run(path))
+    spec = run.read_spec()
+    data = run.read_data()
+    name = run.checkpoint_name(checkpoint)
+    return SavedRun(run.path, spec, run.read_weights(name), data, name)
 
 
 def load_run(path: str | os.PathLike, checkpoint: str = "best"):
     """(spec, state_dict, data_meta) of a run directory: the spec it was trained from, the
     weights of its `best` (or `last`) checkpoint, and data.json."""
-    from netspec.lang import loads
-    from netspec.training.checkpoint import model_tensors, read
+    run = read_run(path, checkpoint)
+    return run.spec, run.weights, run.data
 
-    run = RunDir(resolve_run(path))
-    text = run.file("spec.yaml").read_text(encoding="utf-8")
-    spec = loads(text, str(run.file("spec.yaml")))
-    tensors, _ = read(run.file(f"{checkpoint}.safetensors"))
-    return spec, model_tensors(tensors), run.read_json("data.json")
+
+# ---- data.json ---------------------------------------------------------------------------
+
+def check_data(data: Any, path: Path) -> None:
+    """Refuse a data.json that would make export or infer prepare inputs or read outputs
+    wrongly: each key that is present has its documented form."""
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a JSON object")
+    if data.get("output") not in (None, *OUTPUT_KINDS):
+        raise InputError(f"{path}: `output` must be one of {', '.join(OUTPUT_KINDS)}, "
+                         f"got {data['output']!r}")
+    scale = data.get("scale", 1.0)
+    if scale is not None and not (_number(scale) and scale > 0):
+        raise InputError(f"{path}: `scale` must be a positive number, got {scale!r}")
+    for key in ("normalize", "target"):
+        stats = data.get(key)
+        if stats is not None and not _statistics(stats):
+            raise InputError(f"{path}: `{key}` must be null or {{\"mean\": [...], \"std\": [...]}}"
+                             f" with as many finite means as positive stds")
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _statistics(stats: Any) -> bool:
+    """{"mean": [...], "std": [...]} (or single numbers): finite means, positive stds."""
+    if not isinstance(stats, dict) or not {"mean", "std"} <= set(stats):
+        return False
+    mean, std = ([v] if _number(v) else v for v in (stats["mean"], stats["std"]))
+    return isinstance(mean, list) and isinstance(std, list) and len(mean) == len(std) > 0 \
+        and all(_number(m) for m in mean) and all(_number(s) and s > 0 for s in std)

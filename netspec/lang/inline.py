@@ -1,0 +1,76 @@
+"""A loaded spec as one self-contained YAML text, the blocks of its includes copied in: what a
+run directory keeps, so that resume, eval and export build the same network after an included
+file is edited or moved (DESIGN §9).
+
+    text = inline(spec)          # spec.source itself when the spec includes nothing
+    loads(text)                  # the same blocks, layers and network as `spec`
+
+A spec with includes is written out again from its parsed tree: `include:` is dropped and
+`blocks:` holds every block the spec sees (included ones first, its own winning a name, as
+loading does). Comments of that file do not survive; a first-line comment says where the
+blocks came from. Strings the YAML 1.2 core schema would read as something else (`"1e3"`,
+`"0o7"`, `"null"`) are quoted, so the text reads back to the very same values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from netspec.lang.schema import BlockDef, Spec
+from netspec.lang.yaml_loader import CoreResolver
+
+
+class _Dumper(yaml.SafeDumper):
+    """PyYAML's safe dumper that also quotes what the 1.2 core schema resolves (it knows only
+    YAML 1.1: `1e3` and `0o7` would otherwise come out plain and read back as numbers)."""
+
+    def ignore_aliases(self, data: Any) -> bool:       # plain data: no anchors, no `*refs`
+        return True
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)     # lists indented under their key, as people write
+
+
+for _first, _resolvers in CoreResolver.yaml_implicit_resolvers.items():
+    for _tag, _regexp in _resolvers:
+        _Dumper.add_implicit_resolver(_tag, _regexp, [_first])
+del _first, _resolvers, _tag, _regexp
+
+
+def inline(spec: Spec) -> str:
+    """The YAML text of `spec` with no `include:`: the source as written when it includes
+    nothing, else the parsed tree written out with the included blocks under `blocks:`."""
+    root = spec.raw
+    includes = root.get("include") if isinstance(root, dict) else None
+    if not includes:
+        return spec.source or ""
+    tree: dict[Any, Any] = {}
+    for key, value in root.items():
+        if key in ("include", "blocks"):
+            tree.setdefault("blocks", {n: _block(b) for n, b in spec.blocks.items()})
+        else:
+            tree[key] = _plain(value)
+    names = [includes] if isinstance(includes, str) else [str(i) for i in includes]
+    head = (f"# {spec.name}: self-contained; the blocks of its includes "
+            f"({', '.join(names)}) are copied in\n")
+    return head + yaml.dump(tree, Dumper=_Dumper, sort_keys=False, default_flow_style=None,
+                            allow_unicode=True, width=100)
+
+
+def _block(block: BlockDef) -> dict[str, Any]:
+    """A parsed block as it was written: its doc, its params and its entries' YAML."""
+    out: dict[str, Any] = {"doc": block.doc} if block.doc else {}
+    out["params"] = _plain(block.params)
+    out["layers"] = [_plain(entry.raw) for entry in block.layers]
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """Located YAML values (LDict, LList) as plain dicts and lists."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,61 @@
+"""`csv: FILE`: a header row, then one sample a row; `target:` names the target column (its
+name or index; default: the last); every other column is a numeric feature."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from netspec.errors import InputError, SpecError, did_you_mean
+from netspec.kinds.argtypes import Int
+from netspec.training.data.base import DATASETS, Arrays, DataArgs
+from netspec.training.data.files import missing, targets
+
+
+class CsvArgs(DataArgs):
+    csv: str
+    target: str | Int | None = None          # the target column (name or index)
+
+
+@DATASETS.add("csv", CsvArgs, file=True)
+def table(a: CsvArgs, shape: tuple, cfg) -> Arrays:
+    """A CSV file with a header; `target` is the target column's name or index."""
+    path = Path(a.csv)
+    if not path.is_file():
+        raise missing(str(path), "CSV file")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = [r for r in csv.reader(f) if r]
+    if len(rows) < 2:
+        raise InputError(f"{path} has no data rows under its header", None)
+    header, body = rows[0], rows[1:]
+    col = _target_column(a.target, header, path)
+    features = [i for i in range(len(header)) if i != col]
+    x = np.empty((len(body), len(features)), dtype=np.float32)
+    for r, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            raise InputError(f"{path}:{r}: {len(row)} values, the header has {len(header)}")
+        for j, i in enumerate(features):
+            try:
+                x[r - 2, j] = float(row[i])
+            except ValueError:
+                raise InputError(f"{path}:{r}: column `{header[i]}` holds {row[i]!r}, not a "
+                                 f"number", None, hint="features must be numeric; give the "
+                                 "class column as `target:`") from None
+    return targets(x, [row[col] for row in body], cfg.task, 1.0)
+
+
+def _target_column(target, header: list[str], path: Path) -> int:
+    """The `target:` column; a name or index the file lacks is a mistake in the YAML."""
+    if target is None:
+        return len(header) - 1
+    if isinstance(target, int):
+        if not -len(header) <= target < len(header):
+            raise SpecError(f"`target` column {target} is out of range: {path} has "
+                            f"{len(header)} columns", None)
+        return target % len(header)
+    if target not in header:
+        raise SpecError(f"{path} has no column `{target}`", None,
+                        hint=did_you_mean(target, header) or f"columns: {', '.join(header)}")
+    return header.index(target)

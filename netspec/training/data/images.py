@@ -1,0 +1,64 @@
+"""`images: DIR`: one subfolder per class (sorted names are the labels), each image resized to
+the spec's input (or `size`), grey for 1 channel, RGB for 3; ÷255."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from netspec.errors import InputError, SpecError
+from netspec.training.data.base import DATASETS, Arrays, DataArgs, PositiveInt
+from netspec.training.data.files import missing
+
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
+                    ".pgm"}
+
+
+class ImagesArgs(DataArgs):
+    images: str                              # the folder
+    size: PositiveInt | None = None          # resize to size x size instead of the spec's H, W
+
+
+@DATASETS.add("images", ImagesArgs, file=True)
+def images(a: ImagesArgs, shape: tuple, cfg) -> Arrays:
+    """One subfolder per class of image files, resized to the spec's input size."""
+    root = Path(a.images)
+    if not root.is_dir():
+        raise missing(str(root), "image directory")
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir())
+    if not classes:
+        raise InputError(f"{root} has no class subfolders", None,
+                         hint="put each class's images in its own subfolder: DIR/cat/1.png, ...")
+    if len(shape) != 3 or not all(isinstance(d, int) for d in shape):
+        raise SpecError(f"image data needs an input [C, H, W], the spec has {list(shape)}", None)
+    channels, height, width = shape
+    if a.size:
+        height = width = a.size
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}.get(channels)
+    if mode is None:
+        raise SpecError(f"images have 1, 3 or 4 channels; the spec's input has {channels}", None)
+    xs, ys = [], []
+    for label, name in enumerate(classes):
+        for file in sorted((root / name).iterdir()):
+            if file.suffix.lower() in IMAGE_EXTENSIONS:
+                xs.append(_read(file, mode, width, height))
+                ys.append(label)
+    if not xs:
+        raise InputError(f"no image files under {root}", None,
+                         hint=f"image files end in {', '.join(sorted(IMAGE_EXTENSIONS))}")
+    return Arrays(np.stack(xs), np.asarray(ys, dtype=np.int64), "classification", classes,
+                  1 / 255)
+
+
+def _read(file: Path, mode: str, width: int, height: int) -> np.ndarray:
+    """One image as [C, H, W] floats in [0, 1]."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(file) as img:
+            img = img.convert(mode).resize((width, height), Image.BILINEAR)
+            arr = np.asarray(img, dtype=np.float32) / 255.0
+    except (OSError, UnidentifiedImageError) as e:
+        raise InputError(f"cannot read image {file}: {e}", None) from None
+    return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)

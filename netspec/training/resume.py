@@ -1,0 +1,75 @@
+"""The checkpoint bookkeeping of a run: what `best` and `last` hold, and restoring a trainer
+from `last.state` so the run continues exactly where it stopped.
+
+    last.state.safetensors   weights, optimizer tensors, (mid-epoch) generator states; the JSON
+                             state: epoch, batch, step, schedule, stopper, best, history, timing
+    last.safetensors         the plain weights of the same moment (what export reads)
+    best.safetensors         the weights of the best epoch by `monitor`
+"""
+
+from __future__ import annotations
+
+import torch
+
+from netspec.training import checkpoint
+
+
+def state(t) -> dict:
+    """The trainer's progress as JSON data."""
+    return {"format": checkpoint.FORMAT, "epoch": t.epoch, "batch": t.batch,
+            "step": t.step, "seed": t.cfg.seed, "world": t.ctx.world,
+            "schedule": t.schedule.state, "stopper": t.stopper, "best": t.best,
+            "history": t.history, "elapsed": t.elapsed,
+            "train_time": t.train_time, "train_cpu": t.train_cpu,
+            "samples": t.samples, "threads": torch.get_num_threads()}
+
+
+def _writes(t) -> bool:
+    return t.ctx.main and t.run is not None
+
+
+def save_best(t) -> None:
+    if _writes(t):
+        checkpoint.write(t.run.file("best.safetensors"), dict(t.model.state_dict()), state(t))
+
+
+def save_last(t, mid_epoch: bool = False) -> None:
+    """The resume file (weights, optimizer, generators, state), then the plain weights."""
+    if not _writes(t):
+        return
+    st = state(t)
+    weights = dict(t.model.state_dict())
+    opt_tensors, st["optimizer"] = checkpoint.optimizer_tensors(t.optimizer)
+    tensors = {**weights, **opt_tensors}
+    if mid_epoch:
+        tensors.update(checkpoint.rng_tensors({"augment": t.aug_gen}))
+        flat, sizes = t.tracker.state()
+        st["tracker"] = {"flat": [float(v) for v in flat], "sizes": sizes}
+    if t.scaler is not None:
+        st["scaler"] = t.scaler.state_dict()
+    checkpoint.write(t.run.file("last.state.safetensors"), tensors, st, False)
+    checkpoint.write(t.run.file("last.safetensors"), weights,
+                     {k: v for k, v in st.items() if k != "optimizer"})
+    t.run.write_metrics(t.history)
+
+
+def restore(t, path) -> None:
+    """Continue trainer `t` from the checkpoint at `path` (a run's last.state.safetensors)."""
+    tensors, st = checkpoint.read(path)
+    t.model.load_state_dict(checkpoint.model_tensors(tensors))
+    checkpoint.load_optimizer(t.optimizer, tensors, st["optimizer"])
+    t.epoch, t.batch, t.step = st["epoch"], st["batch"], st["step"]
+    t.schedule.state = st["schedule"]
+    t.stopper, t.best, t.history = st["stopper"], st["best"], st["history"]
+    t.elapsed, t.train_time = st["elapsed"], st["train_time"]
+    t.train_cpu = st.get("train_cpu", 0.0)
+    t.samples = st["samples"]
+    if t.cfg.threads is None and t.device.type == "cpu":
+        # the same thread count keeps the arithmetic, and so the weights, bit-identical
+        torch.set_num_threads(st.get("threads", torch.get_num_threads()))
+    if t.scaler is not None and "scaler" in st:
+        t.scaler.load_state_dict(st["scaler"])
+    if "tracker" in st:
+        checkpoint.load_rng(tensors, {"augment": t.aug_gen})
+        t.tracker.load_state(torch.tensor(st["tracker"]["flat"], dtype=torch.float64),
+                             st["tracker"]["sizes"])
