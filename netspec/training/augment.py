@@ -22,12 +22,10 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from netspec.kinds.argtypes import Float, Int
+from netspec.kinds.argtypes import Float, Int, Probability
 from netspec.training.registry import Args, Registry
 
 AUGMENTATIONS = Registry("augmentation")
-
-Probability = Annotated[Float, Field(ge=0, le=1)]
 
 
 class FlipArgs(Args):
