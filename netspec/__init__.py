@@ -6,6 +6,10 @@ train it, draw it, export it to ONNX.
     spec   = netspec.load("specs/resnet18.yaml")   # parse + validate; raises netspec.SpecError
     report = netspec.check(spec)                   # static shapes/params/MACs, never imports torch
     model  = netspec.build(spec)                   # a torch.fx.GraphModule
+
+Every function that reads a spec takes `variant=` (one of the spec's `variants:`) and `set=`
+(a mapping {"depth": 34, "train.lr": 0.01}, or "NAME=VALUE" strings as `--set` takes them);
+`set` wins over `variant`. An unknown variant or param raises OverrideError (a ValueError).
 """
 
 from __future__ import annotations
@@ -19,58 +23,60 @@ __all__ = ["SpecError", "load", "loads", "check", "build", "build_from_yaml", "d
            "infer", "export", "__version__"]
 
 
-def load(path):
+def load(path, *, variant: str | None = None, set=None):
     """Parse and validate a spec file (a `Spec`); raises SpecError."""
     from netspec.graph.load import load as _load
 
-    return _load(path)
+    return _load(path, variant=variant, settings=set)
 
 
-def loads(text: str, file: str = "<spec>"):
+def loads(text: str, file: str = "<spec>", *, variant: str | None = None, set=None):
     """Parse and validate spec text; `file` names it in error locations."""
     from netspec.graph.load import loads as _loads
 
-    return _loads(text, file)
+    return _loads(text, file, variant=variant, settings=set)
 
 
-def check(spec, input_shapes=None, bindings=None):
+def check(spec, input_shapes=None, bindings=None, *, variant: str | None = None, set=None):
     """The static report (shapes, params, MACs, memory) of a spec; never imports torch."""
     from netspec.report import check as _check
 
-    return _check(spec, input_shapes, bindings)
+    return _check(_as_spec(spec, variant, set), input_shapes, bindings)
 
 
-def build(spec, *, init: str | None = None, **kw: Any):
+def build(spec, *, init: str | None = None, variant: str | None = None, set=None, **kw: Any):
     """A torch.fx.GraphModule computing the spec's network."""
     from netspec.compiler.build import build as _build
 
-    return _build(_as_spec(spec), init=init, **kw)
+    return _build(_as_spec(spec, variant, set), init=init, **kw)
 
 
 def build_from_yaml(text_or_path, **kw: Any):
     """build() from YAML text or a path to a spec file."""
-    return build(_as_spec(text_or_path), **kw)
+    return build(text_or_path, **kw)
 
 
-def draw(spec, path, **options: Any):
+def draw(spec, path, *, variant: str | None = None, set=None, **options: Any):
     """Draw the spec's network to `path` (.svg, .png, .pdf or .dot)."""
     from netspec.drawing.render import draw as _draw
 
-    return _draw(_as_spec(spec), path, **options)
+    return _draw(_as_spec(spec, variant, set), path, **options)
 
 
-def train(spec=None, **overrides: Any):
+def train(spec=None, *, variant: str | None = None, set=None, **overrides: Any):
     """Train from the spec's `train:` section (overrides win); returns the run.
     With `resume=RUN_DIR` the spec may be left out."""
     from netspec.training.session import train as _train
 
-    return _train(None if spec is None else _as_spec(spec), **overrides)
+    return _train(None if spec is None else _as_spec(spec, variant, set), **overrides)
 
 
-def export(source, path=None, **options: Any):
+def export(source, path=None, *, variant: str | None = None, set=None, **options: Any):
     """Export a spec or a run directory to a verified ONNX file."""
     from netspec.deploy.export import export as _export
 
+    if variant is not None or set:
+        source = _as_spec(source, variant, set)
     return _export(source, path, **options)
 
 
@@ -81,7 +87,7 @@ def infer(model_path, inputs, **options: Any):
     return _infer(model_path, inputs, **options)
 
 
-def _as_spec(spec):
+def _as_spec(spec, variant: str | None = None, settings=None):
     from netspec.graph.load import as_spec
 
-    return as_spec(spec)
+    return as_spec(spec, variant=variant, settings=settings)

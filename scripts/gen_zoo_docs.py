@@ -18,7 +18,7 @@ DOCS = ROOT / "docs"
 
 # The blocks a user reaches for, in the order a course meets them; the rest are their parts.
 MAIN_BLOCKS = ["vgg_block", "nin_block", "inception", "residual", "bottleneck", "dense_block",
-               "transition"]
+               "transition", "inverted_residual", "squeeze_excitation", "transformer_encoder"]
 
 # block -> (input shape, arguments as written in a spec): each example is checked when the
 # docs are generated, and its table printed beside it.
@@ -36,6 +36,15 @@ EXAMPLES = {
     "dense_block": ("[64, 56, 56]", "{layers: 2, growth: 32, bn_size: 4}"),
     "dense_layer": ("[64, 56, 56]", "{growth: 32}"),
     "transition": ("[256, 56, 56]", "{out: 128}"),
+    "conv_bn_act": ("[16, 56, 56]", "{out: 16, kernel: 3, groups: 16, act: hardswish}"),
+    "squeeze_excitation": ("[72, 28, 28]", "{squeeze: 24, scale: hardsigmoid}"),
+    "inverted_residual": ("[40, 28, 28]", "{out: 40, expanded: 120, kernel: 5, squeeze: 32}"),
+    "ir_expand_se": ("[40, 28, 28]", "{out: 40, expanded: 120, kernel: 5, squeeze: 32}"),
+    "ir_expand": ("[16, 112, 112]", "{out: 24, expanded: 64, stride: 2}"),
+    "ir_se": ("[32, 112, 112]", "{out: 16, squeeze: 8, act: silu, se_act: silu}"),
+    "ir_plain": ("[16, 112, 112]", "{out: 16}"),
+    "transformer_encoder": ("[seq, 192]", "{heads: 3, mlp: 768}"),
+    "feed_forward": ("[seq, 192]", "{hidden: 768}"),
 }
 
 

@@ -21,10 +21,13 @@ GOLDEN = ROOT / "tests" / "golden"
 
 def report_json(path: Path) -> str:
     """What `netspec check --json PATH` prints, with a final newline."""
-    from netspec.report import check, render_json
+    from netspec.cli.main import _report_text
+    from netspec.report import check
     from netspec.graph.load import load
 
-    return render_json(check(load(path))) + "\n"
+    spec = load(path)
+    # the CLI's own rendering: a spec with `params:` adds its `variant` key to the report
+    return _report_text(check(spec), spec, True, None, False) + "\n"
 
 
 def main(argv: list[str]) -> int:

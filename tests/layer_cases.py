@@ -357,8 +357,92 @@ def _recurrent_cases() -> list[Case]:
     return cases
 
 
+class Learnable(nn.Module):
+    """A learnable tensor stored (1, *shape), as torchvision's ViT class token, expanded over
+    the batch of the input it is given."""
+
+    def __init__(self, *shape: int):
+        super().__init__()
+        self.shape = shape
+        self.p = nn.Parameter(torch.randn(1, *shape))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.p.expand(x.shape[0], *self.shape)
+
+
+class RefAttention(nn.MultiheadAttention):
+    """torch's attention as a user calls it: batch-first, the output only, an additive
+    float causal mask (-inf above the diagonal)."""
+
+    def __init__(self, embed: int, heads: int, causal: bool = False, **kw):
+        super().__init__(embed, heads, batch_first=True, **kw)
+        self.causal = causal
+
+    def forward(self, q, kv=None):  # type: ignore[override]
+        kv = q if kv is None else kv
+        mask = None
+        if self.causal:
+            mask = torch.full((q.shape[1], kv.shape[1]), float("-inf")).triu(1)
+        return super().forward(q, kv, kv, attn_mask=mask, need_weights=False)[0]
+
+
+def _per_sample(fn):
+    """A two-input function applied sample by sample (the batch is dim 0 of both)."""
+    return lambda: Fn(lambda a, b: torch.stack([fn(x, y) for x, y in zip(a, b)]))
+
+
+def _kinds_2c_cases() -> list[Case]:
+    sub = lambda: Fn(lambda a, b: a - b)  # noqa: E731
+    div = lambda: Fn(lambda a, b: a / b)  # noqa: E731
+    mm = _per_sample(torch.matmul)
+    return [
+        _c("param", {"shape": [1, 8]}, (5, 8), lambda: Learnable(1, 8)),
+        _c("param", {"shape": [6, 1, 1], "init": "ones"}, (3,), lambda: Learnable(6, 1, 1)),
+        _c("param", [7, 4], (4,), lambda: Learnable(7, 4)),
+        _c("sub", {}, [(8, 4, 4), (8, 1, 1)], sub),
+        _c("sub", None, [(5, 3), (1, 3)], sub),
+        _c("div", {}, [(6, 5, 5), (6, 1, 1)], div),
+        _c("div", {}, [(1, 4), (3, 4)], div),
+        _c("mul", {}, [(96, 5, 5), (96, 1, 1)], lambda: Fn(lambda a, b: a * b)),
+        _c("add", {}, [(17, 8), (1, 8)], lambda: Fn(lambda a, b: a + b)),
+        _c("matmul", {}, [(4, 5, 6), (4, 6, 3)], mm),
+        _c("matmul", None, [(5, 6), (6, 2)], mm),
+        _c("matmul", {}, [(3, 1, 4, 6), (2, 6, 5)], mm),
+        _c("matmul", {}, [(6,), (6, 4)], mm),
+        _c("matmul", {}, [(2, 3, 6), (6,)], mm),
+        _c("matmul", {}, [(6,), (6,)], mm),
+        _c("attention", 4, (5, 16), lambda: RefAttention(16, 4)),
+        _c("attention", {"heads": 2, "bias": False}, (6, 8),
+           lambda: RefAttention(8, 2, bias=False)),
+        _c("attention", {"heads": 2, "causal": True}, (6, 8), lambda: RefAttention(8, 2, True)),
+        _c("attention", {"heads": 4}, [(5, 16), (9, 16)], lambda: RefAttention(16, 4)),
+        _c("attention", {"heads": 1, "dropout": 0.1}, (3, 4),
+           lambda: RefAttention(4, 1, dropout=0.1)),
+        _c("slice", {"dim": 1, "start": 0, "end": 3}, (8, 4, 4), lambda: Fn(lambda x: x[:, 0:3])),
+        _c("slice", {"dim": 1, "start": 1}, (17, 8), lambda: Fn(lambda x: x[:, 1:])),
+        _c("slice", {"dim": -1, "start": -3, "step": 2}, (2, 9),
+           lambda: Fn(lambda x: x[..., -3::2])),
+        _c("slice", {"dim": 2, "start": 1, "end": -1, "step": 3}, (2, 11, 3),
+           lambda: Fn(lambda x: x[:, :, 1:-1:3])),
+        _c("slice", {"dim": 1, "end": 100}, (4, 2), lambda: Fn(lambda x: x[:, :100])),
+        _c("select", {"dim": 1, "index": 0}, (17, 8), lambda: Fn(lambda x: x[:, 0])),
+        _c("select", {"dim": -1, "index": -1}, (3, 4, 5), lambda: Fn(lambda x: x[..., -1])),
+        _c("select", {"dim": 2, "index": 2}, (3, 4, 5), lambda: Fn(lambda x: x[:, :, 2])),
+        _c("channel_shuffle", 2, (8, 4, 4), lambda: nn.ChannelShuffle(2)),
+        _c("channel_shuffle", {"groups": 3}, (6, 5), lambda: nn.ChannelShuffle(3)),
+        _c("pixel_shuffle", 2, (8, 3, 4), lambda: nn.PixelShuffle(2)),
+        _c("pixel_shuffle", {"factor": 3}, (9, 2, 2), lambda: nn.PixelShuffle(3)),
+        _c("pixel_unshuffle", 2, (3, 4, 6), lambda: nn.PixelUnshuffle(2)),
+        _c("pixel_unshuffle", {"factor": 3}, (2, 6, 3), lambda: nn.PixelUnshuffle(3)),
+        _c("linear", {"out": 6, "channels_last": True}, (4, 5, 8), lambda: nn.Linear(8, 6)),
+        _c("linear", {"out": 3, "channels_last": True}, (2, 3, 4, 5), lambda: nn.Linear(5, 3)),
+        _c("linear", {"out": 3, "channels_last": True}, (5,), lambda: nn.Linear(5, 3)),
+    ]
+
+
 CASES: list[Case] = (_conv_cases() + _pool_cases() + _core_cases() + _norm_cases()
-                     + _activation_cases() + _merge_cases() + _shape_cases() + _recurrent_cases())
+                     + _activation_cases() + _merge_cases() + _shape_cases() + _recurrent_cases()
+                     + _kinds_2c_cases())
 
 
 def copy_reference_weights(case: Case, ref: nn.Module, built: nn.Module) -> None:
@@ -369,6 +453,9 @@ def copy_reference_weights(case: Case, ref: nn.Module, built: nn.Module) -> None
         if lstm.bias:
             state.update({"ih.bias": lstm.bias_ih_l0, "hh.bias": lstm.bias_hh_l0})
         built.get_submodule("0").load_state_dict(state)
+        return
+    if case.kind == "param":      # stored at the entry's own name, not under a module
+        built.load_state_dict({"0": ref.p}, strict=False)
         return
     state = ref.state_dict()
     if isinstance(ref, Recurrent):

@@ -189,6 +189,54 @@ def _block_use(draw, shape):
     return entry, None, [out, *sizes]
 
 
+class Slice(nn.Module):
+    """x[:, start:end:step] on the channels (dim 1), as a user writes it."""
+
+    def __init__(self, start: int, end: int | None, step: int):
+        super().__init__()
+        self.start, self.end, self.step = start, end, step
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, self.start:self.end:self.step]
+
+
+@st.composite
+def _channel_shuffle(draw, shape):
+    g = draw(st.sampled_from([x for x in range(1, shape[0] + 1) if shape[0] % x == 0]))
+    return {"channel_shuffle": g}, lambda: nn.ChannelShuffle(g), shape
+
+
+@st.composite
+def _slice(draw, shape):
+    """A slice of the channels that keeps at least one (negative bounds included)."""
+    c = shape[0]
+    start = draw(st.integers(-c, c - 1))
+    end = draw(st.one_of(st.none(), st.integers(-c, c)))
+    step = draw(st.integers(1, 3))
+    if not range(c)[start:end:step]:       # an empty slice is a mistake: take all instead
+        start, end = 0, None
+    n = len(range(c)[start:end:step])
+    args = {"dim": 1, "start": start, "end": end, "step": step}
+    return {"slice": args}, lambda: Slice(start, end, step), [n, *shape[1:]]
+
+
+@st.composite
+def _pixel(draw, shape):
+    """pixel_unshuffle where H and W are even, pixel_shuffle where C is a multiple of 4, on
+    [C, H, W]; elsewhere a channel_shuffle."""
+    c, sizes = shape[0], shape[1:]
+    if len(sizes) == 2 and all(x % 2 == 0 for x in sizes) and draw(st.booleans()):
+        return ({"pixel_unshuffle": 2}, lambda: nn.PixelUnshuffle(2),
+                [4 * c, *(x // 2 for x in sizes)])
+    if len(sizes) == 2 and c % 4 == 0 and max(sizes) <= 16:     # maps stay small
+        return ({"pixel_shuffle": 2}, lambda: nn.PixelShuffle(2),
+                [c // 4, *(2 * x for x in sizes)])
+    return draw(_channel_shuffle(shape))
+
+
+NEW_KIND_STEPS = [_channel_shuffle, _slice, _pixel]       # the kinds of DESIGN §2c
+
+
 @st.composite
 def networks(draw, max_steps: int = 6, blocks: bool = False) -> Net:
     """A valid sequential/branching network: feature-map steps (conv, pool, activation,
@@ -197,7 +245,7 @@ def networks(draw, max_steps: int = 6, blocks: bool = False) -> Net:
     rank = draw(st.sampled_from([1, 2, 2]))
     shape = [draw(st.integers(1, 4)), *(draw(st.integers(3, 14)) for _ in range(rank))]
     net = Net(list(shape))
-    steps = [_conv, _pool, _activation, _batchnorm, _parallel]
+    steps = [_conv, _pool, _activation, _batchnorm, _parallel, *NEW_KIND_STEPS]
     if blocks:
         steps += [_block_use, _block_use]
         net.uses_blocks = True

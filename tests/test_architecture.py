@@ -18,8 +18,8 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "netspec"
 
 # lowest first: a module may import its own package or anything in a lower tier
-TIERS = ["errors", "version", "kinds", "lang", "blocks", "graph", "report", "drawing", "compiler",
-         "training", "deploy", "serve", "cli", "__init__", "__main__"]
+TIERS = ["errors", "version", "safe_write", "kinds", "lang", "blocks", "graph", "report",
+         "drawing", "compiler", "training", "deploy", "serve", "cli", "__init__", "__main__"]
 
 
 def _module_name(path: Path) -> str:
@@ -94,7 +94,8 @@ def test_imports_point_down_the_pipeline():
 
 def test_top_level_is_the_stages_only():
     flat = sorted(p.name for p in PACKAGE.glob("*.py"))
-    assert flat == ["__init__.py", "__main__.py", "errors.py", "report.py", "version.py"], flat
+    assert flat == ["__init__.py", "__main__.py", "errors.py", "report.py", "safe_write.py",
+                    "version.py"], flat
 
 
 def test_no_module_is_made_callable():

@@ -196,9 +196,9 @@ MISTAKES = [
             id: b
           - {add: {}, from: [a, b]}
         """, """
-        net.yaml:8:6: error: add '2' gets shapes that do not match: [16, 32, 32] and [32, 32, 32]
+        net.yaml:8:6: error: add '2' gets shapes that do not match: [16, 32, 32] and [32, 32, 32] (dim 1, counting the batch as 0: 16 vs 32; each must be equal or 1)
           from: a [16, 32, 32], b [32, 32, 32]
-          hint: a shortcut needs a projection when channels or strides change (a 1x1 conv with the same stride)"""),
+          hint: a shortcut needs a projection when channels or strides change (a 1x1 conv with the same stride); a per-channel factor is [C, 1, 1]"""),
     ("concat of mismatched shapes shows both", """
         input: [3, 32, 32]
         layers:
@@ -246,7 +246,7 @@ MISTAKES = [
         """, """
         net.yaml:4:5: error: linear '1' gets a feature map [16, 30, 30]; linear maps the last dim of a vector [F] or a sequence [seq, F]
           shape here: [16, 30, 30]
-          hint: flatten first: `- flatten` gives [14400], or `- global_avgpool` gives [16]"""),
+          hint: flatten first: `- flatten` gives [14400], or `- global_avgpool` gives [16]; to map the last dim (30) at every position, write `linear: {out: ..., channels_last: true}`"""),
     ("groups not dividing the channels", """
         input: [3, 32, 32]
         layers:
@@ -362,7 +362,7 @@ MISTAKES = [
           - linear: $out
         """, """
         net.yaml:3:13: error: in `$out`: unknown name `out`; known: in
-          hint: `$name` reads a block's parameters; outside a block, write the value"""),
+          hint: `$name` reads a block's parameters; outside a block, the spec's `params:`: declare it there, or write the value"""),
     ("a block given one value where it takes several", """
         input: [3, 32, 32]
         layers:

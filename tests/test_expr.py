@@ -33,7 +33,12 @@ ENV = {"out": 32, "stride": 2, "in": {"channels": 64, "shape": [64, 8, 8]},
     # comparisons, chained
     ("0 < x < 4", True), ("0 < x < 3", False), ("1 < 2 == 2", True), ("1 == 1.0", True),
     ("'a' != 'b'", True), ("xs == [1, 2, 3]", True), ("x >= 3", True), ("x <= 2", False),
-    ("true == 1", True),
+    ("true == 1", False), ("false != 0", True), ("flag == true", True),
+    # conditionals: lowest precedence, right-associative, only the branch taken is evaluated
+    ("1 if flag else 2", 1), ("1 if x > 5 else 2", 2), ("x + 1 if zero == 0 else undefined", 4),
+    ("1 if false else 2 if false else 3", 3), ("(1 if flag else 2) * 10", 10),
+    ("1 if flag else 2 * 10", 1), ("out // 2 if stride == 2 else out", 16),
+    ("[1 if flag else 0, 2]", [1, 2]), ("not flag if flag else flag", False),
     # and / or / not with Python's values and short-circuit
     ("not zero", True), ("not 1 == 2", True), ("zero and undefined", 0), ("x or undefined", 3),
     ("zero or 5", 5), ("x and 5", 5), ("zero != 0 and 8 // zero > 1", False),
@@ -44,7 +49,8 @@ ENV = {"out": 32, "stride": 2, "in": {"channels": 64, "shape": [64, 8, 8]},
     ("max(in.shape)", 64), ("min(t)", 4), ("abs(-3)", 3), ("abs(-2.5)", 2.5),
     ("len(xs)", 3), ("len('abc')", 3), ("len(in)", 2), ("int(3.9)", 3), ("int(-3.9)", -3),
     ("int(7)", 7), ("round(2.5)", 2), ("round(2.6)", 3), ("round(3.14159, 2)", 3.14),
-    ("round(1234, -2)", 1200),
+    ("round(1234, -2)", 1200), ("ceil(7 / 2)", 4), ("ceil(-3.5)", -3), ("floor(7 / 2)", 3),
+    ("floor(-3.5)", -4), ("ceil(4)", 4), ("floor(2.0)", 2), ("abs(-7 // 2)", 4),
     ("min(1, 2,)", 1),
 ])
 def test_evaluate(text, expected):
@@ -59,15 +65,21 @@ def test_evaluate(text, expected):
     ("1.5 // 0.0", "division by zero"),
     ("1 + [2]", "cannot add int and list"), ("'a' * 3", "cannot multiply string and int"),
     ("xs - [1]", "cannot subtract list and list"), ("null + 1", "cannot add null and int"),
-    ("true + 1", "expected a number, got bool"), ("2 * flag", "expected a number, got bool"),
+    ("true + 1", "cannot add bool and int: true/false are not numbers"),
+    ("2 * flag", "cannot multiply int and bool: true/false are not numbers"),
     ("-true", "expected a number, got bool"), ("abs(false)", "expected a number, got bool"),
-    ("int(true)", "expected a number, got bool"),
+    ("int(true)", "expected a number, got bool"), ("ceil(true)", "expected a number, got bool"),
+    ("max(true, 2)", "max() expected numbers, got bool"), ("true < 2", "cannot compare bool"),
+    ("1 if x else 2", "condition of `a if condition else b` must be true or false, got int"),
+    ("1 if flag", "expected `else`"), ("1 else 2", "unexpected `else`"),
+    ("ceil('a')", "ceil() expected a number, got string"), ("floor(1e400)", "not a finite"),
+    ("ceil(1, 2)", "ceil() takes 1 argument, got 2"), ("floor(1e300)", "result too large"),
     ("(1 + 2", "unclosed `(`"), ("[1, 2", "unclosed `[`"), ("min(1, 2", "unclosed `(`"),
     ("xs[0", "unclosed `[`"), ("'abc", "unclosed string"),
     ("1 + 2)", "unexpected `)` at column 6"), ("1 2", "unexpected `2`"),
     ("(1, 2)", "unexpected `,`"), ("1 +", "unexpected end of expression"),
     ("in.", "unexpected end of expression"), ("in.3", "unexpected `.3`"),
-    ("a = 1", "unexpected `=`"), ("@", "unexpected `@`"), ("x if x else 1", "unexpected `if`"),
+    ("a = 1", "unexpected `=`"), ("@", "unexpected `@`"), ("1 if x", "expected `else`"),
     ("$ x", "`$` must be followed directly by a name"), ("$out(2)", "unexpected `(`"),
     ("", "empty expression"), ("   ", "empty expression"), ("()", "empty expression"),
     ("$()", "empty expression"),
@@ -79,7 +91,7 @@ def test_evaluate(text, expected):
     ("(" * 20 + "1" + ")" * 20, "nested too deeply"), ("-" * 500 + "1", "nested too deeply"),
     ("not " * 100 + "x", "nested too deeply"), ("xs" + "[0]" * 200, "nested too deeply"),
     ("in" + ".a" * 300, "nested too deeply"), ("[" * 100 + "]" * 100, "nested too deeply"),
-    ("foo(1)", "unknown function `foo`; known: abs, int, len, max, min, round"),
+    ("foo(1)", "unknown function `foo`; known: abs, ceil, floor, int, len, max, min, round"),
     ("xs[3]", "index 3 is out of range for a list of length 3"), ("xs[-4]", "out of range"),
     ("x[0]", "cannot index an int"), ("xs[1.0]", "an index must be an int, got float"),
     ("xs[true]", "an index must be an int, got bool"),
@@ -240,3 +252,32 @@ def test_any_text_gives_a_value_or_expr_error(text):
     except ExprError as err:
         assert err.message
         assert err.column is None or 0 <= err.column <= len(text)
+
+
+COND_EXPRS = st.recursive(
+    st.integers(-9, 9).map(str),
+    lambda sub: st.one_of(
+        st.builds(lambda a, c, b: f"{a} if {c} else {b}", sub,
+                  st.builds(lambda x, op, y: f"{x} {op} {y}", sub, st.sampled_from(["<", "==",
+                            ">="]), sub), sub),
+        st.builds(lambda a, op, b: f"({a}) {op} ({b})", sub, st.sampled_from(["+", "-", "*"]),
+                  sub)),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(COND_EXPRS)
+def test_conditionals_match_python(text):
+    # Python's own reading of the generated text is the reference: precedence and associativity.
+    assert evaluate(text, {}) == eval(text, {"__builtins__": {}})  # noqa: S307
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(-1000, 1000), st.integers(1, 50))
+def test_ceil_floor_of_a_quotient_match_python(a, b):
+    import math
+
+    assert evaluate(f"ceil({a} / {b})", {}) == math.ceil(a / b)
+    assert evaluate(f"floor({a} / {b})", {}) == math.floor(a / b) == a // b
+    assert evaluate(f"-(-{a} // {b})", {}) == math.ceil(a / b)

@@ -242,7 +242,7 @@ BAD = {
     "unknown entry key": "layers: [{relu: null, idd: r}]",
     "dotted id": "layers: [{relu: null, id: a.b}]",
     "all-digit id": "layers: [{relu: null, id: '12'}]",
-    "repeat 0": "layers: [{relu: null, repeat: 0}]",
+    "negative repeat": "layers: [{relu: null, repeat: -1}]",
     "if not a condition": "layers: [{relu: null, if: maybe}]",
     "bare kind needing arguments": "layers: [conv]",
     "parallel with one branch": "layers: [{parallel: {branches: [[relu]]}}]",

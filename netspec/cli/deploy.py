@@ -5,10 +5,12 @@ torch."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
 from netspec.cli.main import parse_input_overrides
+from netspec.cli.variants import check_run_choice, spec_choice_options
 
 
 class BatchSize(click.ParamType):
@@ -39,8 +41,10 @@ class BatchSize(click.ParamType):
               help="Skip onnx.checker and the onnxruntime-vs-torch comparison.")
 @click.option("--weights", is_flag=True,
               help="Also write the weights as safetensors next to the .onnx file.")
+@spec_choice_options
 def export_command(source: str, output: str | None, opset: int | None, batch,
-                   inputs: tuple[str, ...], no_verify: bool, weights: bool) -> None:
+                   inputs: tuple[str, ...], no_verify: bool, weights: bool,
+                   variant: str | None, settings: tuple) -> None:
     """Export SPEC_OR_RUN to one self-contained ONNX file, verified on onnxruntime.
 
     SPEC_OR_RUN is a spec file (fresh weights, seed 0) or a run directory (its best
@@ -53,6 +57,9 @@ def export_command(source: str, output: str | None, opset: int | None, batch,
     \b
       netspec export runs/lenet5/latest -o exported/lenet5.onnx
       netspec export specs/resnet18_tv.yaml --weights
+      netspec export specs/resnet.yaml --variant resnet50
+
+    A run exports the variant it was trained as; a --variant or --set that differs is refused.
     """
     from netspec.deploy import require
 
@@ -62,6 +69,14 @@ def export_command(source: str, output: str | None, opset: int | None, batch,
     shapes, bindings = parse_input_overrides(inputs)
     if set(shapes) - {f"={b}" for b in bindings}:
         raise click.BadParameter("give symbolic dims only, e.g. seq=50", param_hint="--input")
+    if Path(source).is_dir() or Path(source).name == "latest":
+        if check_run_choice(source, variant, settings):
+            raise click.BadParameter("a run exports its own network; train keys do not apply",
+                                     param_hint="'--set'")
+    elif variant is not None or settings:
+        from netspec.graph.load import load
+
+        source = load(source, variant=variant, settings=settings)
     result = export(source, output, opset=opset, batch=batch, verify=not no_verify,
                     weights=weights, bindings=bindings, log=click.echo)
     click.echo(result.summary())

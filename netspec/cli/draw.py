@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from netspec.cli.variants import spec_choice_options
 from netspec.drawing.render import FORMATS, RANKDIRS
 
 
@@ -34,8 +35,10 @@ def _suffix(ctx, param, value: str) -> str:
 @click.option("--columns", type=click.IntRange(1), default=None, metavar="N",
               help="Wrap the network into N columns (rows with LR); default: deep networks "
                    "wrap by themselves, 1 never wraps.")
+@spec_choice_options
 def draw_command(spec: str, output: str, depth: int | None, expand: bool, rankdir: str,
-                 no_shapes: bool, columns: int | None) -> None:
+                 no_shapes: bool, columns: int | None, variant: str | None,
+                 settings: tuple) -> None:
     """Draw SPEC's network to FILE with Graphviz.
 
     Boxes are layers (kind, key arguments, params), coloured by family; layers that keep the
@@ -54,7 +57,8 @@ def draw_command(spec: str, output: str, depth: int | None, expand: bool, rankdi
     and the command says how to install it (exit 1).
     """
     from netspec.drawing.render import draw
+    from netspec.graph.load import load
 
-    path = draw(spec, output, depth=depth, expand=expand, rankdir=rankdir.upper(),
+    path = draw(load(spec, variant=variant, settings=settings), output, depth=depth, expand=expand, rankdir=rankdir.upper(),
                 shapes=not no_shapes, columns=columns)
     click.echo(f"wrote {path}")

@@ -14,6 +14,7 @@ import sys
 
 import click
 
+from netspec.cli.variants import spec_choice_options, usage_error
 from netspec.errors import NetspecError
 
 # name -> "module:attribute" of a click command, loaded on first use
@@ -40,8 +41,12 @@ class NetspecGroup(click.Group):
         return super().get_command(ctx, name)
 
     def invoke(self, ctx):
+        from netspec.lang.settings import OverrideError
+
         try:
             return super().invoke(ctx)
+        except OverrideError as err:        # --variant/--set the spec does not declare
+            raise usage_error(err) from None
         except NetspecError as err:
             click.echo(err.render(), err=True)
             n = len(err.diagnostics)
@@ -126,8 +131,9 @@ def _resolve_overrides(spec, shapes: dict, bindings: dict) -> tuple[dict, dict]:
 @click.option("--input", "inputs", multiple=True, metavar="SHAPE",
               help="Override the input shape: 3,64,64 (the input), name=3,64,64, or bind a "
                    "symbolic dim: seq=50. Repeatable.")
+@spec_choice_options
 def check(spec: str, depth: int | None, explain: bool, as_json: bool,
-          inputs: tuple[str, ...]) -> None:
+          inputs: tuple[str, ...], variant: str | None, settings: tuple) -> None:
     """Check SPEC statically: every layer's output shape, params and MACs.
 
     Never imports torch. Shapes exclude the batch dim; MACs count multiply-accumulates
@@ -137,9 +143,9 @@ def check(spec: str, depth: int | None, explain: bool, as_json: bool,
       netspec check specs/resnet18_tv.yaml --depth 1
       netspec check specs/lenet5.yaml --explain
       netspec check specs/lstm_seq.yaml --input seq=50 --json
+      netspec check specs/resnet.yaml --variant resnet34 --set width=32
     """
     from netspec.report import check as run_check
-    from netspec.report import render_json, render_table
     from netspec.graph.load import load
 
     shapes, bindings = parse_input_overrides(inputs)
@@ -148,14 +154,39 @@ def check(spec: str, depth: int | None, explain: bool, as_json: bool,
     collecting = gc.isenabled()
     gc.disable()
     try:
-        loaded = load(spec)
+        loaded = load(spec, variant=variant, settings=settings)
         shapes, bindings = _resolve_overrides(loaded, shapes, bindings)
         report = run_check(loaded, shapes, bindings)
-        text = render_json(report) if as_json else render_table(report, depth, explain)
+        text = _report_text(report, loaded, as_json, depth, explain)
     finally:
         if collecting:
             gc.enable()
     click.echo(text)
+    from netspec.graph.diagnose import render_warning
+
+    for warning in report.graph.warnings:       # lints: the spec is valid, exit 0
+        click.echo(render_warning(warning), err=True)
+
+
+def _report_text(report, spec, as_json: bool, depth: int | None, explain: bool) -> str:
+    """The check report as JSON or as the table, with the spec's params in effect."""
+    import json
+
+    from netspec.report import render_table
+
+    if as_json:
+        out = report.to_json()
+        if spec.params or spec.variants:
+            # what chose the network (a spec without `params:` keeps DESIGN §3's keys alone);
+            # `params` is the report's count, so this is a key of its own
+            out["variant"] = {"name": spec.variant, "params": spec.params, "set": spec.settings}
+        return json.dumps(out, indent=2)
+    text = render_table(report, depth, explain)
+    if not spec.params:
+        return text
+    chosen = f" (variant {spec.variant})" if spec.variant is not None else ""
+    values = ", ".join(f"{k}={v!r}" for k, v in spec.params.items())
+    return f"params{chosen}: {values}\n{text}"
 
 
 @main.command()
@@ -175,12 +206,15 @@ def kinds(blocks: bool) -> None:
             key = f.alias or fname
             fields.append(key if f.is_required() else f"{key}={f.default!r}")
         alias = f" (also {', '.join(kind.aliases)})" if kind.aliases else ""
-        click.echo(f"{kind.name:<17}{', '.join(fields)}{alias}")
+        click.echo(f"{kind.name:<16} {', '.join(fields)}{alias}")
+        for fname, f in kind.args.model_fields.items():    # what each argument means
+            if f.description:
+                click.echo(f"{'':<19}{f.alias or fname}: {f.description}")
     if blocks:
         click.echo("\nbuilt-in blocks:")
         for name, block in sorted(builtin_blocks().items()):
             params = ", ".join(p if d is None else f"{p}={d!r}" for p, d in block.params.items())
-            click.echo(f"{name:<17}{params}")
+            click.echo(f"{name:<16} {params}")
 
 
 @main.command()

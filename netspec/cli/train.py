@@ -7,6 +7,8 @@ import sys
 
 import click
 
+from netspec.cli.variants import check_run_choice, spec_choice_options
+
 
 @click.command("train")
 @click.argument("spec", required=False, type=click.Path(exists=True, dir_okay=False))
@@ -21,18 +23,22 @@ import click
 @click.option("--resume", type=click.Path(exists=True), metavar="RUN_DIR",
               help="Continue RUN_DIR from its last checkpoint (SPEC is not needed).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
-def train_command(spec, epochs, batch_size, lr, device, seed, out, resume, quiet) -> None:
+@spec_choice_options
+def train_command(spec, epochs, batch_size, lr, device, seed, out, resume, quiet, variant,
+                  settings) -> None:
     """Train SPEC from its `train:` section; flags override it.
 
     \b
       netspec train specs/lenet5.yaml
       netspec train specs/mlp.yaml --epochs 5 --lr 0.01 --seed 1
       netspec train --resume runs/lenet5/latest
+      netspec train specs/resnet.yaml --variant resnet34 --set train.epochs=3
       torchrun --nproc-per-node 2 -m netspec train specs/mlp.yaml     (DDP; rank 0 writes)
 
     Writes runs/<name>/<n>/: spec.yaml, train.json, data.json, metrics.csv, curves.png,
     best/last checkpoints (safetensors) and summary.json. Exit status 1 when the spec or data
-    is wrong, or when training diverged (loss NaN).
+    is wrong, or when training diverged (loss NaN). The run's spec.yaml holds the params
+    the variant and --set chose: --resume, eval and export of the run need neither again.
     """
     if spec is None and resume is None:
         raise click.UsageError("give a SPEC to train, or --resume RUN_DIR")
@@ -45,10 +51,23 @@ def train_command(spec, epochs, batch_size, lr, device, seed, out, resume, quiet
     overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr, "device": device,
                  "seed": seed, "out": out}
     overrides = {k: v for k, v in overrides.items() if v is not None}
+    if resume is not None:
+        # the run is one network: only its train keys may change, as the flags do
+        for path, value in check_run_choice(resume, variant, settings).items():
+            if len(path) > 1:
+                raise click.BadParameter(f"a resumed run takes top-level train keys, not "
+                                         f"train.{'.'.join(path)}", param_hint="'--set'")
+            overrides.setdefault(path[0], value)
+    elif variant is not None or settings:
+        from netspec.graph.load import load
+
+        spec = load(spec, variant=variant, settings=settings)
     try:
         run = train(spec, resume=resume, quiet=quiet, **overrides)
-    except KeyboardInterrupt:
-        click.echo("interrupted; continue with `netspec train --resume <run dir>`", err=True)
+    except KeyboardInterrupt as stop:
+        where = getattr(stop, "run", None) or resume
+        again = f"`netspec train --resume {where}`" if where else "a new `netspec train`"
+        click.echo(f"interrupted; continue with {again}", err=True)
         sys.exit(130)
     if run.status == "diverged":
         if quiet:                   # the diagnosis is the error message: say it anyway
@@ -66,14 +85,22 @@ def train_command(spec, epochs, batch_size, lr, device, seed, out, resume, quiet
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu",
               show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON.")
-def eval_command(run_dir, split, checkpoint, device, as_json) -> None:
+@spec_choice_options
+def eval_command(run_dir, split, checkpoint, device, as_json, variant, settings) -> None:
     """Evaluate a trained run's checkpoint on a split of its data (loss and metrics).
 
     \b
       netspec eval runs/lenet5/latest
       netspec eval runs/lenet5/3 --split val --checkpoint last --json
+
+    The run's spec.yaml rebuilds the variant it was trained as: --variant and --set are not
+    needed, and one that differs from the run is refused.
     """
     import json
+
+    if check_run_choice(run_dir, variant, settings):
+        raise click.BadParameter("eval uses the run's own train section; set train keys when "
+                                 "training", param_hint="'--set'")
 
     from netspec.training.evaluate import evaluate_run
 

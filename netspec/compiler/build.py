@@ -50,11 +50,14 @@ def compile_graph(graph: Graph, class_name: str = "Network") -> fx.GraphModule:
     values: dict[str, fx.Node] = {}
     for name in graph.inputs:
         values[name] = g.placeholder(name)
+    first_input = next(iter(graph.inputs), None)
     for node in graph:
         kind = kinds()[node.kind]
         args = [values[src] for src in node.inputs]
-        if kind.emit is not None:
-            values[node.name] = kind.emit(g, args, node.args)
+        if kind.input_range[1] == 0:
+            values[node.name] = _tensor(root, g, node, kind, values[first_input])
+        elif kind.emit is not None:
+            values[node.name] = kind.emit(g, args, node.args, list(node.in_shapes))
         else:
             _attach(root, node.name, kind.build(list(node.in_shapes), node.args))
             values[node.name] = g.call_module(node.name, tuple(args))
@@ -64,6 +67,23 @@ def compile_graph(graph: Graph, class_name: str = "Network") -> fx.GraphModule:
     outs = [values[n] for n in graph.outputs.values()]
     g.output(outs[0] if len(outs) == 1 else tuple(outs))
     return fx.GraphModule(root, g, class_name=class_name)
+
+
+def _tensor(root: nn.Module, g: fx.Graph, node, kind, batch_of: fx.Node) -> fx.Node:
+    """A kind without inputs (`param`): the tensor its builder makes, (1, *shape), stored at
+    the node's own name (its state_dict key), expanded to the batch of the network's first
+    input: `p.expand(x.size(0), *shape)`, a view (no copy) that fx and ONNX export keep
+    dynamic."""
+    tensor = kind.build([], node.args)
+    *parents, leaf = node.name.split(".")
+    owner = root
+    for part in parents:
+        if not hasattr(owner, part):
+            owner.add_module(part, nn.Module())
+        owner = getattr(owner, part)
+    owner.register_parameter(leaf, tensor)
+    batch = g.call_method("size", (batch_of, 0))
+    return g.call_method("expand", (g.get_attr(node.name), batch, *node.shape))
 
 
 def _attach(root: nn.Module, path: str, module: nn.Module) -> None:

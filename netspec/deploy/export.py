@@ -38,6 +38,7 @@ from netspec.deploy.verify import (TOLERANCE, dim_sizes, example_inputs, limit_t
                                    verify_file, vocabularies)
 from netspec.errors import InputError
 from netspec.lang.schema import Spec
+from netspec.safe_write import atomic_path, check_output, path_component
 from netspec.version import __version__
 
 DEFAULT_DIR = Path("exported")
@@ -97,7 +98,12 @@ def export(source: Any, path: str | os.PathLike | None = None, *, opset: int | N
     fixed_batch = _parse_batch(batch)
     src = resolve_source(source)
     spec = src.spec
-    path = Path(path) if path is not None else DEFAULT_DIR / f"{spec.name}.onnx"
+    if path is None:
+        path = DEFAULT_DIR / f"{path_component(spec.name, 'the spec name')}.onnx"
+    inputs = _input_files(source)
+    path = check_output(path, "the ONNX file", protect=inputs)
+    if weights:
+        check_output(path.with_suffix(".safetensors"), "the weights file", protect=inputs)
     sizes = dim_sizes(src, bindings)
     vocab = vocabularies(spec)
     model = build_model(src)
@@ -113,14 +119,12 @@ def export(source: Any, path: str | os.PathLike | None = None, *, opset: int | N
     onnx.helper.set_model_props(proto, info.to_props())
     proto.doc_string = f"{spec.name}: exported by netspec {__version__} from {src.description}"
     notes = _notes(info, fixed, fixed_batch)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    _save(proto, tmp)
     diffs, limit, scale = {}, tolerance, 0.0
-    if verify:
-        diffs, limit, scale = verify_file(tmp, model, spec, sizes, fixed, fixed_batch, vocab,
-                                          tolerance, path)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        _save(proto, tmp)
+        if verify:
+            diffs, limit, scale = verify_file(tmp, model, spec, sizes, fixed, fixed_batch,
+                                              vocab, tolerance, path)
     weights_path = _write_weights(model, info, path) if weights else None
     return ExportResult(path, info, diffs, _opset(proto), weights_path, notes, limit, scale)
 
@@ -247,8 +251,20 @@ def _write_weights(model, info: ModelInfo, path: Path) -> Path:
     meta = {"name": info.name, "netspec_version": __version__, "source": info.source or ""}
     if info.spec:
         meta["spec"] = info.spec
-    save_file(state, str(out), metadata=meta)
+    with atomic_path(out) as tmp:
+        save_file(state, str(tmp), metadata=meta)
     return out
+
+
+def _input_files(source: Any) -> list[Path]:
+    """The files this export reads (the spec, or the run's files): never its output."""
+    if not isinstance(source, (str, os.PathLike)) or (isinstance(source, str)
+                                                       and "\n" in source):
+        return []
+    path = Path(source)
+    if path.is_dir():
+        return [p for p in path.iterdir() if p.is_file()]
+    return [path]
 
 
 def _first_line(err: Exception) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import math
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -18,6 +20,7 @@ import numpy as np
 from netspec.deploy import require
 from netspec.deploy.metadata import InputInfo, ModelInfo
 from netspec.errors import InputError, Location
+from netspec.training import read_bounds as bounds
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm",
                   ".ppm", ".pbm"}
@@ -31,8 +34,9 @@ def read_samples(source: Any, info: ModelInfo) -> Iterator[tuple[list[str], dict
         yield _from_arrays("array", {_only_input(info, "an array"): source}, info)
         return
     path = Path(source)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"{source}: no such input file")
+    bounds.regular_file(path, "input file")
     suffix = path.suffix.lower()
     if suffix in IMAGE_SUFFIXES:
         name = _only_input(info, "an image")
@@ -75,13 +79,14 @@ def _read_image(path: Path, inp: InputInfo, resample: str = "bilinear") -> np.nd
         raise InputError(f"{path}: the model takes {channels}-channel images; images have "
                          f"1 (grayscale), 3 (RGB) or 4 (RGBA) channels")
     try:
-        with Image.open(path) as img:
+        with bounds.open_image(Image, path) as img:      # its size bounded from the header
             img = img.convert(MODES[channels])
             if img.size != size:
                 img = img.resize(size, Image.NEAREST if resample == "nearest"
                                  else Image.BILINEAR)
             pixels = np.asarray(img, dtype=np.float32) / 255.0
-    except (UnidentifiedImageError, OSError) as err:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError,
+            Image.DecompressionBombError) as err:
         raise InputError(f"{path}: not an image PIL can read ({err})") from None
     pixels = pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)   # HWC -> CHW
     return pixels.reshape(shape)
@@ -99,15 +104,18 @@ def _square_image(n: int) -> tuple[int, int] | None:
 def _load_npy(path: Path) -> np.ndarray:
     try:
         return np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, EOFError) as err:
         raise InputError(f"{path}: not a .npy array numpy can read ({err})") from None
 
 
 def _load_npz(path: Path, info: ModelInfo) -> dict[str, np.ndarray]:
     try:
+        with zipfile.ZipFile(path) as zf:
+            bounds.within(path, sum(i.file_size for i in zf.infolist()),
+                          "its arrays, decompressed,")
         with np.load(path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         raise InputError(f"{path}: not a .npz archive numpy can read ({err})") from None
     if len(info.inputs) == 1 and len(arrays) == 1:
         return {next(iter(info.inputs)): next(iter(arrays.values()))}
@@ -123,8 +131,17 @@ def _read_csv(path: Path, info: ModelInfo) -> tuple[list[str], dict[str, np.ndar
     """One sample per numeric row (a first row with a non-number is a header)."""
     name = _only_input(info, "a .csv file")
     inp = info.inputs[name]
+    try:
+        return _csv_rows(path, info, name, inp)
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text", hint="save the file as UTF-8") from None
+    except csv.Error as err:
+        raise InputError(f"{path}: not a CSV file netspec reads ({err})") from None
+
+
+def _csv_rows(path: Path, info: ModelInfo, name: str, inp: InputInfo):
     rows, names = [], []
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         for line, row in enumerate(csv.reader(f), start=1):
             cells = [c.strip() for c in row if c.strip()]
             if not cells:
@@ -134,8 +151,11 @@ def _read_csv(path: Path, info: ModelInfo) -> tuple[list[str], dict[str, np.ndar
             except ValueError:
                 if not rows and not names:
                     continue                                     # the header
-                raise InputError(f"a row holds a value that is not a number: {row}",
+                raise InputError(f"a row holds a value that is not a number: {row[:8]}",
                                  loc=Location(str(path), line, 1)) from None
+            if not all(math.isfinite(v) for v in values):
+                raise InputError("a row holds NaN or inf", loc=Location(str(path), line, 1),
+                                 hint="fill or drop missing values")
             rows.append(_row_shape(values, inp, Location(str(path), line, 1)))
             names.append(f"{path}:{line}")
     if not rows:
@@ -158,7 +178,16 @@ def _from_arrays(source: str, arrays: dict[str, np.ndarray],
     """Raw arrays (one sample each, or a batch) -> sample names and model-ready arrays."""
     out, count = {}, None
     for name, arr in arrays.items():
-        arr = _as_batch(np.asarray(arr), info.inputs[name].shape, f"{source}: array {name!r}")
+        arr = np.asarray(arr)
+        if arr.dtype.kind not in "uifb":
+            raise InputError(f"{source}: array {name!r} holds {bounds.kind_text(arr.dtype)}, "
+                             f"not numbers", hint="save the samples as numbers")
+        arr = _as_batch(arr, info.inputs[name].shape, f"{source}: array {name!r}")
+        if len(arr) == 0:
+            raise InputError(f"{source}: array {name!r} holds no samples "
+                             f"(shape {list(arr.shape)})")
+        bounds.finite(arr.astype(np.float64) if arr.dtype.kind == "f" else arr, source,
+                      f"array {name!r}")
         if count is not None and len(arr) != count:
             raise InputError(f"{source}: the arrays hold different numbers of samples")
         count = len(arr)

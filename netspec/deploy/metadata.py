@@ -21,17 +21,25 @@ it is a vector of 2 or more classes, else `values`.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netspec.errors import InputError
 from netspec.kinds import output_semantics
-from netspec.training.rundir import CLASS_OUTPUTS
+from netspec.training.rundir import CLASS_OUTPUTS, OUTPUT_KINDS, finite_number, is_statistics
 from netspec.version import __version__
 
 if TYPE_CHECKING:
     from netspec.lang.schema import Spec
+
+# what metadata may promise: beyond these a file is damaged or hostile, not a model
+MAX_BATCH = 4096
+MAX_DIM = 10**6
+MAX_RANK = 8
+MAX_ELEMENTS = 2**28                 # values in one sample (1 GiB of float32)
+MAX_LABELS = 10**6
 
 # how training resized images of a built-in data set (PIL's filter); image folders: bilinear
 RESAMPLE = {"digits": "nearest"}
@@ -122,12 +130,71 @@ class ModelInfo:
 # ---- reading ----------------------------------------------------------------------------------
 
 def read_info(session, path: str | Path) -> ModelInfo:
-    """The netspec metadata of the file onnxruntime `session` has loaded from `path`."""
+    """The netspec metadata of the file onnxruntime `session` has loaded from `path`: checked
+    against the bounds below (a file's metadata is input like any other: a batch of 10^8 or a
+    dim of 10^12 would allocate without end), each mistake an InputError naming its key."""
     props = session.get_modelmeta().custom_metadata_map
+    if "inputs" not in props or "outputs" not in props:
+        return check_info(_foreign_info(session, path), path)
     try:
-        return ModelInfo.from_props(props)
-    except (KeyError, ValueError, TypeError, AttributeError):
-        return _foreign_info(session, path)
+        info = ModelInfo.from_props(props)
+    except (KeyError, ValueError, TypeError, AttributeError, RecursionError) as e:
+        raise InputError(f"{path}: its netspec metadata is damaged ({type(e).__name__}: "
+                         f"{str(e)[:80]})", hint="export the model again with `netspec "
+                         "export`") from None
+    return check_info(info, path)
+
+
+def check_info(info: ModelInfo, path: str | Path) -> ModelInfo:
+    """Refuse metadata that would make inference allocate without bound or read outputs
+    wrongly, naming the key and the bound."""
+    def bad(key: str, why: str) -> InputError:
+        return InputError(f"{path}: metadata `{key}` {why}", hint="export the model again "
+                          "with `netspec export`; the file was altered or is not netspec's")
+    if not (info.batch == "dynamic" or (info.batch.isdigit() and
+                                        1 <= int(info.batch) <= MAX_BATCH)):
+        raise bad("batch", f"must be `dynamic` or a size from 1 to {MAX_BATCH}, got "
+                           f"{info.batch[:40]!r}")
+    for group, items in (("inputs", info.inputs), ("outputs", info.outputs)):
+        for name, item in items.items():
+            _check_shape(item.shape, f"{group}.{name}.shape", bad)
+    for name, i in info.inputs.items():
+        if i.dtype not in ("float", "long"):
+            raise bad(f"inputs.{name}.dtype", f"must be float or long, got {i.dtype!r}")
+    for name, o in info.outputs.items():
+        if not isinstance(o.kind, str) or o.kind not in OUTPUT_KINDS:
+            raise bad(f"outputs.{name}.kind", f"must be one of {', '.join(OUTPUT_KINDS)}, "
+                                              f"got {o.kind!r}")
+        if o.target is not None and not is_statistics(o.target):
+            raise bad(f"outputs.{name}.target", "must be {\"mean\": [...], \"std\": [...]} "
+                                               "with finite means and positive stds")
+    if not (finite_number(info.scale) and info.scale > 0):
+        raise bad("scale", f"must be a positive finite number, got {info.scale!r}")
+    if info.normalize is not None and not is_statistics(info.normalize):
+        raise bad("normalize", "must be {\"mean\": [...], \"std\": [...]} with finite means "
+                               "and positive stds")
+    if info.labels is not None and len(info.labels) > MAX_LABELS:
+        raise bad("labels", f"holds {len(info.labels)} labels, above the bound {MAX_LABELS}")
+    if info.resample not in ("bilinear", "nearest"):
+        raise bad("resample", f"must be bilinear or nearest, got {info.resample!r}")
+    if not isinstance(info.fixed_dims, dict) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_DIM
+            for v in info.fixed_dims.values()):
+        raise bad("fixed_dims", f"must map dims to sizes from 1 to {MAX_DIM}")
+    return info
+
+
+def _check_shape(shape: tuple, key: str, bad) -> None:
+    """Each dim a size from 1 to MAX_DIM or a name; at most MAX_ELEMENTS values a sample."""
+    if len(shape) > MAX_RANK:
+        raise bad(key, f"has {len(shape)} dims, above the bound {MAX_RANK}")
+    for d in shape:
+        if isinstance(d, bool) or not (isinstance(d, str) or (isinstance(d, int)
+                                                              and 1 <= d <= MAX_DIM)):
+            raise bad(key, f"must hold sizes from 1 to {MAX_DIM} or names, got {d!r}")
+    fixed = math.prod(d for d in shape if isinstance(d, int))
+    if fixed > MAX_ELEMENTS:
+        raise bad(key, f"promises {fixed:,} values a sample, above the bound {MAX_ELEMENTS:,}")
 
 
 def _foreign_info(session, path: str | Path) -> ModelInfo:
@@ -138,7 +205,9 @@ def _foreign_info(session, path: str | Path) -> ModelInfo:
               for i in session.get_inputs()}
     outputs = {o.name: OutputInfo(shape(o.shape), "values")
                for o in session.get_outputs()}
-    fixed = session.get_inputs()[0].shape[0]
+    if not session.get_inputs():
+        raise InputError(f"{path}: the model has no inputs")
+    fixed = session.get_inputs()[0].shape[0] if session.get_inputs()[0].shape else None
     return ModelInfo(name=Path(path).stem, inputs=inputs, outputs=outputs,
                      batch=str(fixed) if isinstance(fixed, int) else "dynamic")
 

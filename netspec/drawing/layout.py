@@ -284,10 +284,11 @@ def wrap_points(diagram: Diagram, columns: int | None, most: int,
             candidates.append((rank[tail], tail))
     chosen = set()
     for k in range(1, columns):
-        best = min(candidates, key=lambda c: abs(c[0] - k * total / columns), default=None)
-        if best is not None:
-            chosen.add(best[1])
-            candidates = [c for c in candidates if c[0] > best[0]]
+        if not candidates:          # each column takes one: `--columns 10**9` ends here
+            break
+        best = min(candidates, key=lambda c: abs(c[0] - k * total / columns))
+        chosen.add(best[1])
+        candidates = [c for c in candidates if c[0] > best[0]]
     return chosen
 
 

@@ -17,21 +17,25 @@ turns it into graphviz and writes the file.
 from __future__ import annotations
 
 import html
+import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netspec.report import Report, check, human
 from netspec.drawing.layout import (ACCENT, OUT, WRAP, Box, Cluster, Diagram, cluster_tree, folds,
                           group_title, layout, wrap_points)
-from netspec.errors import SetupError
+from netspec.errors import InputError, SetupError
 from netspec.graph.ir import Graph, Group
 from netspec.kinds import Shape, fmt_shape
 from netspec.graph.load import as_spec
+from netspec.safe_write import atomic_write, check_output
 
 if TYPE_CHECKING:
     import graphviz
 
 FORMATS = ("svg", "png", "pdf", "dot")
+DOT_SECONDS = 60               # `dot` on 20,000 branches runs for many minutes
+DOT_MAX_LINES = 200_000        # of DOT source: beyond this, layout takes minutes and GiBs
 RANKDIRS = ("TB", "LR")
 
 FAMILY_COLOURS = {            # fills by layer family; merges in a strong colour to stand out
@@ -210,30 +214,55 @@ def draw(spec, path, *, depth: int | None = None, expand: bool = False, rankdir:
     if fmt not in FORMATS:
         raise ValueError(f"cannot draw to {path.name!r}: the suffix picks the format, one of "
                          f"{', '.join('.' + f for f in FORMATS)}")
-    dot = to_graphviz(check(as_spec(spec)), depth=depth, expand=expand, rankdir=rankdir,
+    spec = as_spec(spec)
+    check_output(path, "the drawing", protect=[spec.path] if spec.path else [])
+    dot = to_graphviz(check(spec), depth=depth, expand=expand, rankdir=rankdir,
                       shapes=shapes, columns=columns)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "dot":
-        path.write_text(dot.source, encoding="utf-8")
+        atomic_write(path, dot.source, durable=False)
         return path
-    path.write_bytes(_render(dot, path, fmt))
+    atomic_write(path, _render(dot, path, fmt), durable=False)
     return path
 
 
 def _render(dot: "graphviz.Digraph", path: Path, fmt: str) -> bytes:
-    import graphviz
+    """The diagram rendered by Graphviz's `dot`, within DOT_SECONDS and for at most
+    DOT_MAX_LINES of DOT; past either, the .dot is written instead and the message says so."""
+    fallback = path.with_suffix(".dot")
 
+    def keep_dot() -> None:
+        atomic_write(check_output(fallback, "the drawing"), dot.source, durable=False)
+    again = f"render the .dot yourself: `dot -T{fmt} {fallback} -o {path}`"
+    lines = dot.source.count("\n")
+    if lines > DOT_MAX_LINES:
+        keep_dot()
+        raise InputError(f"the diagram has {lines:,} lines of DOT, above the {DOT_MAX_LINES:,} "
+                         f"that `dot` lays out in reasonable time; wrote {fallback} instead",
+                         hint=f"draw fewer boxes with --depth N (or without --expand), or "
+                              f"{again}")
     try:
-        return dot.pipe(format=fmt)
-    except graphviz.ExecutableNotFound:
-        fallback = path.with_suffix(".dot")
-        fallback.write_text(dot.source, encoding="utf-8")
+        done = subprocess.run(["dot", f"-T{fmt}"], input=dot.source.encode("utf-8"),
+                              capture_output=True, timeout=DOT_SECONDS, check=False)
+    except subprocess.TimeoutExpired:
+        keep_dot()
+        raise InputError(f"`dot` took more than {DOT_SECONDS} s to lay out {path.name}; "
+                         f"wrote {fallback} instead",
+                         hint=f"draw fewer boxes with --depth N, or {again}") from None
+    except FileNotFoundError:
+        keep_dot()
         raise GraphvizMissing(
             f"drawing {path.name} needs Graphviz's `dot` program, which is not installed; "
             f"wrote {fallback} instead",
             hint=f"install Graphviz (`apt-get install graphviz`, `brew install graphviz` or "
                  f"`conda install -c conda-forge graphviz`) and run again, or render the "
                  f".dot elsewhere: `dot -T{fmt} {fallback} -o {path}`") from None
+    if done.returncode != 0:
+        keep_dot()
+        why = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise InputError(f"`dot` could not render {path.name}"
+                         f"{': ' + why[0][:200] if why else ''}; wrote {fallback} instead",
+                         hint=again)
+    return done.stdout
 
 
 __all__ = ["draw", "layout", "to_graphviz", "Diagram", "Box", "GraphvizMissing", "FORMATS"]

@@ -4,15 +4,20 @@ blocks it came from; and a shape rule's refusal, told with the shapes that led t
     net.yaml:31:7: error: maxpool 'b5.pool' gets a 1x1 feature map; kernel 2 needs at least 2x2
       shape here: [512, 1, 1] (input 16x16 halved 4 times)
       hint: the input may be too small for this many downsampling layers; try `input: [3, 32, 32]`
+
+And the lints: a warning for a spec that is valid but very likely not what was meant.
 """
 
 from __future__ import annotations
 
-from netspec.errors import Location, SpecError
+import re
+from typing import Any
+
+from netspec.errors import Diagnostic, Location, SpecError
 from netspec.graph.scope import Scope
 from netspec.kinds.base import LayerKind, ShapeError, fmt_shape
 from netspec.lang.located import LDict
-from netspec.lang.schema import Entry
+from netspec.lang.schema import BlockDef, Entry, Parallel
 
 
 def entry_error(e: Entry, scope: Scope, message: str, loc: Location | None = None,
@@ -70,3 +75,73 @@ def _scale_needed(need: tuple, now: tuple) -> int:
     while scale < ratio:
         scale *= 2
     return scale
+
+
+# ---- lints -------------------------------------------------------------------------------
+
+_IN_CHANNELS = re.compile(r"\bin\s*(?:\.\s*channels\b|\[\s*['\"]channels['\"]\s*\])")
+
+
+def render_warning(d: Diagnostic) -> str:
+    """A lint in the compiler style: `file:line:col: warning: ...`, its hint and block chain."""
+    return d.render().replace("error: ", "warning: ", 1)
+
+
+def lint_in_channels(x: Any, bdef: BlockDef, e: Entry, inner: Scope, in_shape: tuple,
+                     before: int) -> None:
+    """Warn where a block body reads `in.channels` of a `[seq, F]` input: that is shape[0],
+    the sequence length, where `in.features` (the last dim) was almost surely meant. A rank-2
+    input is taken for a sequence when its first dim is symbolic (`seq`), or when the block
+    holds a per-step linear map of a rank-2 input (a node keeping the leading dims, with
+    F·O or F·O + O parameters for F features in, O out: what `linear` is)."""
+    if len(in_shape) != 2:
+        return
+    users = [u for u in _entries(bdef.layers) if _reads_in_channels(u)]
+    if not users or not (isinstance(in_shape[0], str) or _per_step_linear(x, before)):
+        return
+    for user in users:
+        key = (user.loc, bdef.name)
+        if key in x.linted:
+            continue
+        x.linted.add(key)
+        x.graph.warnings.append(Diagnostic(
+            f"`in.channels` in block `{bdef.name}` is {in_shape[0]}, the first dim of its "
+            f"input {fmt_shape(in_shape)}: on a sequence that is its length, not its features",
+            user.loc, "for the last dim write `in.features`; for the output of the layer "
+            "above, `prev.features`", (), inner.chain))
+
+
+def _entries(entries: tuple) -> list[Entry]:
+    """The entries of a block body, parallel branches included (not the blocks it uses)."""
+    out = []
+    for entry in entries:
+        out.append(entry)
+        if isinstance(entry.args, Parallel):
+            for branch in entry.args.branches:
+                out += _entries(branch)
+    return out
+
+
+def _reads_in_channels(entry: Entry) -> bool:
+    values = [entry.args, entry.if_, entry.repeat, *(entry.from_ or ())]
+    while values:
+        v = values.pop()
+        if isinstance(v, str) and v.startswith("$") and _IN_CHANNELS.search(v):
+            return True
+        if isinstance(v, dict):
+            values.extend(v.values())
+        elif isinstance(v, (list, tuple)):
+            values.extend(v)
+    return False
+
+
+def _per_step_linear(x: Any, before: int) -> bool:
+    """Whether a node added since node number `before` maps the last dim of a rank-2 input."""
+    for node in list(x.graph.nodes.values())[before:]:
+        if len(node.in_shapes) != 1 or len(node.in_shapes[0]) != 2 or len(node.shape) != 2:
+            continue
+        (lead, f), (lead_out, o) = node.in_shapes[0], node.shape
+        if lead == lead_out and isinstance(f, int) and isinstance(o, int) \
+                and node.params in (f * o, f * o + o) and node.params:
+            return True
+    return False

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from netspec.errors import BlockUse, SpecError, did_you_mean
-from netspec.graph.diagnose import entry_error, loc_of, shape_error
+from netspec.graph.diagnose import entry_error, lint_in_channels, loc_of, shape_error
 from netspec.graph.ir import Graph, Group, Node
 from netspec.graph.scope import UNKNOWN, Scope, in_info
 from netspec.graph.substitute import resolve
@@ -19,7 +19,7 @@ from netspec.kinds import kinds
 from netspec.kinds.base import MAX_ELEMENTS, LayerKind, ShapeError, fmt_shape, numel
 from netspec.lang import validation
 from netspec.lang.entries import has_reference
-from netspec.lang.located import LDict, key_location
+from netspec.lang.located import LDict, key_location, value_location
 from netspec.lang.schema import BlockDef, Entry, Parallel
 
 MAX_BLOCK_DEPTH = 64
@@ -32,6 +32,7 @@ class Expanding(Protocol):
     blocks: dict[str, BlockDef]
     dtypes: dict[str, str]                    # node name -> "float" or "long" (token ids)
     static_args: dict[int, Any]               # id(entry) -> its arguments, when they hold no `$`
+    linted: set[tuple]                        # (location, block) of the lints given already
 
     def expand_list(self, entries: tuple[Entry, ...], scope: Scope, prev: str | None) -> str:
         ...
@@ -40,6 +41,8 @@ class Expanding(Protocol):
 def primitive(x: Expanding, e: Entry, name: str, srcs: list[str], scope: Scope) -> str:
     """One layer of a registered kind: node `name`, reading `srcs`."""
     kind = kinds()[e.kind]
+    if kind.input_range[1] == 0 and e.from_ is None:
+        srcs = []           # a tensor of its own (param): the entry above is not its input
     check_arity(kind, e, srcs, scope)
     # arguments without a `$` reference are the same in every use: validated once
     args = x.static_args.get(id(e))
@@ -72,9 +75,14 @@ def primitive(x: Expanding, e: Entry, name: str, srcs: list[str], scope: Scope) 
 def block(x: Expanding, e: Entry, name: str, srcs: list[str], scope: Scope) -> str:
     """A use of block `e.kind`: its body, in a scope of its own parameters and input."""
     bdef = x.blocks[e.kind]
-    if len(srcs) != 1:
-        raise entry_error(e, scope, f"block `{bdef.name}` takes one input, got {len(srcs)}",
-                          loc_of(e, "from"))
+    if len(srcs) != bdef.arity:
+        names = f" ({', '.join(bdef.inputs)})" if bdef.inputs else ""
+        raise entry_error(e, scope, f"block `{bdef.name}` takes {bdef.arity} input"
+                          f"{'s' * (bdef.arity > 1)}{names}; `from:` gives {len(srcs)}",
+                          loc_of(e, "from"),
+                          hint=f"name {bdef.arity} entries, one for each of its inputs "
+                          f"{', '.join(bdef.inputs)}: `from: [a, b]`"
+                          if bdef.inputs else "merge them first with `add` or `concat`")
     if bdef.name in scope.using:
         raise entry_error(e, scope, f"block `{bdef.name}` uses itself", e.kind_loc,
                           hint="blocks may nest but not recurse")
@@ -84,12 +92,17 @@ def block(x: Expanding, e: Entry, name: str, srcs: list[str], scope: Scope) -> s
                           "`repeat:` for a chain of the same block")
     params = block_params(bdef, e, scope)
     src = srcs[0]
-    env = {**params, "in": in_info(x.graph.shape_of(src))}
+    inputs = {n: in_info(x.graph.shape_of(s)) for n, s in zip(bdef.inputs, srcs)}
+    env = {**params, **inputs, "in": in_info(x.graph.shape_of(src))}
     group = Group(name, bdef.name, args=args_summary(x, e, scope))
     use = BlockUse(bdef.name, bdef.loc, e.kind_loc)
-    inner = Scope(name + ".", env, {}, src, scope.chain + (use,), scope.groups + (group,),
-                  e.init or scope.init, using=scope.using | {bdef.name})
-    return x.expand_list(bdef.layers, inner, src)
+    inner = Scope(name + ".", env, dict(zip(bdef.inputs, srcs)), src, scope.chain + (use,),
+                  scope.groups + (group,), e.init or scope.init, using=scope.using | {bdef.name},
+                  defined={n: f"the block's input `{n}`" for n in bdef.inputs})
+    before = len(x.graph.nodes)
+    out = x.expand_list(bdef.layers, inner, src)
+    lint_in_channels(x, bdef, e, inner, x.graph.shape_of(src), before)
+    return out
 
 
 def parallel(x: Expanding, e: Entry, name: str, srcs: list[str], scope: Scope) -> str:
@@ -101,7 +114,8 @@ def parallel(x: Expanding, e: Entry, name: str, srcs: list[str], scope: Scope) -
     outs = []
     groups = scope.groups + (Group(name, f"parallel ({p.merge})"),)
     for k, branch in enumerate(p.branches):
-        inner = Scope(f"{name}.{k}.", scope.env, dict(scope.ids), scope.input, scope.chain,
+        # its own env: `prev` changes entry by entry inside the branch
+        inner = Scope(f"{name}.{k}.", dict(scope.env), dict(scope.ids), scope.input, scope.chain,
                       groups, e.init or scope.init, using=scope.using)
         outs.append(x.expand_list(branch, inner, srcs[0]))
     if UNKNOWN in outs:
@@ -169,7 +183,9 @@ def block_params(bdef: BlockDef, e: Entry, scope: Scope) -> dict[str, Any]:
                               hint=did_you_mean(key, bdef.params) or
                               f"its parameters: {', '.join(bdef.params) or 'none'}")
         # a short-form value is written at the entry's kind key, a named one in the mapping
-        values[key] = resolve(value, scope, e, *((e.raw, e.kind) if short else (container, key)))
+        where = (e.raw, e.kind) if short else (container, key)
+        values[key] = resolve(value, scope, e, *where)
+        _check_choice(bdef, key, values[key], e, scope, value_location(*where) or e.kind_loc)
     for key, default in bdef.params.items():
         if key not in values:
             if default is None:
@@ -177,6 +193,21 @@ def block_params(bdef: BlockDef, e: Entry, scope: Scope) -> dict[str, Any]:
                                   e.kind_loc, hint=f"give it: `{bdef.name}: {{{key}: ...}}`")
             values[key] = default
     return values
+
+
+def _check_choice(bdef: BlockDef, key: str, value: Any, e: Entry, scope: Scope,
+                  loc) -> None:
+    """A declared parameter takes one of its `choices:` (same value and type)."""
+    allowed = bdef.choices.get(key)
+    if allowed is None or any(type(value) is type(c) and value == c for c in allowed):
+        return
+    listed = ", ".join(_summary({None: c}) for c in allowed)
+    close = did_you_mean(value, [c for c in allowed if isinstance(c, str)]) \
+        if isinstance(value, str) else None
+    raise entry_error(e, scope, f"block `{bdef.name}`: parameter `{key}` is "
+                      f"{_summary({None: value})}, not one of its choices: {listed}", loc,
+                      hint=close or f"pick one of {listed}, or add it to the block's "
+                      f"`choices:`")
 
 
 def _only_param(bdef: BlockDef, e: Entry, scope: Scope) -> str:
@@ -212,6 +243,17 @@ def check_arity(kind: LayerKind, e: Entry, srcs: list[str], scope: Scope) -> Non
         raise entry_error(e, scope, f"{kind.name} takes one input; `from:` gives "
                           f"{len(srcs)}", loc_of(e, "from"),
                           hint="merge them first with `add` or `concat`")
+    low, high = kind.input_range
+    if kind.arity not in (None, 1) and not low <= len(srcs) <= high:
+        if high == 0:   # a tensor of its own (param): `from:`, or a repeat feeding it the copy above
+            raise entry_error(e, scope, f"{kind.name} takes no input: it is a learnable tensor "
+                              f"of its own", loc_of(e, "from"),
+                              hint=f"drop `from:` (and `repeat:`); give it an `id:` and name it "
+                                   f"in the `from:` of the layer that uses it")
+        want = str(low) if low == high else f"{low} or {high}"
+        raise entry_error(e, scope, f"{kind.name} takes {want} inputs; it got {len(srcs)}",
+                          loc_of(e, "from"),
+                          hint=f"name them: `- {{{kind.name}: ..., from: [a, b]}}`")
 
 
 def check_dtype(x: Expanding, kind: LayerKind, e: Entry, srcs: list[str], scope: Scope) -> None:

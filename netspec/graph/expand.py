@@ -18,10 +18,11 @@ from netspec.errors import Collector, Location, SpecError, did_you_mean
 from netspec.graph import entry_kinds
 from netspec.graph.diagnose import entry_error, loc_of
 from netspec.graph.ir import Graph, Group, InputNode
-from netspec.graph.scope import UNKNOWN, Scope, in_info
+from netspec.graph.scope import UNKNOWN, Scope, in_info, set_prev
 from netspec.graph.substitute import resolve_scalar
 from netspec.kinds import kinds
 from netspec.lang.library import builtin_blocks
+from netspec.lang.expr import is_reference
 from netspec.lang.located import LDict, LList, value_location
 from netspec.lang.schema import BROKEN, MAX_REPEAT, BlockDef, Entry, Parallel, Spec
 
@@ -68,12 +69,15 @@ class _Expander:
         self.present = 0        # entries whose `if:` held
         self.after_errors = False
         self.static_args: dict[int, object] = {}
+        self.kinds_named: dict[tuple[int, str], Entry] = {}   # (id(entry), kind) -> the copy
+        self.linted: set[tuple] = set()     # (location, block) of the lints given once
 
     def run(self) -> Graph:
         single = self.spec.single_input
         ids = {} if single else {n: n for n in self.spec.inputs}
         env = {"in": in_info(self.graph.inputs["input"].shape)} if single else {}
-        scope = Scope("", env, ids, "input" if single else None)
+        # the spec's `params:` in effect are the root scope; block bodies see only their own
+        scope = Scope("", {**self.spec.params, **env}, ids, "input" if single else None)
         try:
             last = self.expand_list(self.spec.layers, scope, "input" if single else None)
             with self.errors.guard():
@@ -109,26 +113,42 @@ class _Expander:
         return prev if prev is not None else UNKNOWN
 
     def expand_entry(self, e: Entry, scope: Scope, prev: str | None) -> str | None:
-        """One entry (its copies, with `repeat:`); `prev` itself when its `if:` is false."""
+        """One entry (its copies, with `repeat:`); `prev` itself when it is left out (`if:`
+        false, or `repeat: 0`)."""
         self.work += 1
         if self.work > MAX_WORK:
             self.bound(e, scope, f"the network takes more than {MAX_WORK:,} entries to "
                        f"expand", "blocks that use blocks many times multiply; check them, "
                        "and the `repeat:` counts")
+        srcs = None
+        if e.from_ is None:
+            srcs = None if prev is None else [prev]
+        elif _reads_prev(e.if_) or _reads_prev(e.repeat):   # `prev` there is its `from:`
+            srcs = self.sources(e, scope, prev)
+        if srcs and UNKNOWN in srcs and (_reads_prev(e.if_) or _reads_prev(e.repeat)):
+            return UNKNOWN      # depends on an entry that failed: reported there
+        self._set_prev(scope, srcs)
         if not self._present(e, scope):
+            return prev
+        count = None if e.repeat is None else resolve_scalar(e.repeat, scope, e, e.raw, "repeat")
+        if count is not None:
+            self._repeat_count(e, scope, count)
+        if count == 0:
+            if e.id and e.id not in scope.defined:
+                scope.left_out[e.id] = "its `repeat:` is 0"
             return prev
         self.present += 1
         self._claim_id(e, scope)
         name = scope.prefix + (e.id or str(e.index))
-        srcs = self.sources(e, scope, prev)
-        count = None if e.repeat is None else resolve_scalar(e.repeat, scope, e, e.raw, "repeat")
+        if srcs is None or e.from_ is not None:
+            srcs = self.sources(e, scope, prev)
+        if UNKNOWN not in srcs:     # else skipped: its input failed
+            e = self._kind_named(e, scope)
         if count is None:
             out = self.expand_one(e, name, srcs, scope)
         elif UNKNOWN in srcs:   # copies of an entry whose input failed: nothing to check
-            self._repeat_count(e, scope, count)
             out = UNKNOWN
         else:
-            self._repeat_count(e, scope, count)
             group = Group(name, f"{e.kind} ×{count}", repeat=count,
                           args=entry_kinds.args_summary(self, e, scope))
             inner = replace(scope, groups=scope.groups + (group,))
@@ -143,10 +163,11 @@ class _Expander:
         return out
 
     def _repeat_count(self, e: Entry, scope: Scope, count) -> None:
-        """A count of copies: an int from 1 to MAX_REPEAT."""
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise entry_error(e, scope, f"`repeat` must be a count of 1 or more, got "
-                              f"{count!r}", loc_of(e, "repeat"))
+        """A count of copies: an int from 0 (the entry is left out) to MAX_REPEAT."""
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise entry_error(e, scope, f"`repeat` must be a count of 0 or more, got "
+                              f"{count!r}", loc_of(e, "repeat"),
+                              hint="`repeat: 0` leaves the entry out; 1 or more repeats it")
         if count > MAX_REPEAT:
             raise entry_error(e, scope, f"`repeat` must be between 1 and {MAX_REPEAT}, got "
                               f"{count}", loc_of(e, "repeat"),
@@ -162,8 +183,34 @@ class _Expander:
             raise entry_error(e, scope, f"`if` must give true or false, got {cond!r}",
                               loc_of(e, "if"))
         if not cond and e.id and e.id not in scope.defined:
-            scope.left_out[e.id] = str(e.if_)
+            scope.left_out[e.id] = f"its `if: {e.if_}` is false"
         return cond
+
+    def _set_prev(self, scope: Scope, srcs: list[str] | None) -> None:
+        """`prev` for the entry about to be expanded: the first node it reads."""
+        known = srcs and srcs[0] != UNKNOWN
+        set_prev(scope, self.graph.shape_of(srcs[0]) if known else None)
+
+    def _kind_named(self, e: Entry, scope: Scope) -> Entry:
+        """The entry with the kind its `$act` names in this scope (itself when its kind is
+        written out): a layer kind or a block; another value is the unknown-kind error."""
+        if not is_reference(e.kind):
+            return e
+        kind = resolve_scalar(e.kind, scope, e, None, None)
+        known = {*kinds(), *self.blocks}
+        if not isinstance(kind, str):
+            raise entry_error(e, scope, f"`{e.kind}` gives {kind!r}, not the name of a layer "
+                              f"kind or a block", e.kind_loc,
+                              hint="a kind-valued parameter is a name: `act: relu`")
+        if kind not in known:
+            raise entry_error(e, scope, f"unknown layer kind `{kind}` (the value of "
+                              f"`{e.kind}`)", e.kind_loc,
+                              hint=did_you_mean(kind, known) or "a kind-valued parameter names "
+                              "a layer kind or a block; `netspec kinds` lists them all")
+        key = (id(e), kind)
+        if key not in self.kinds_named:     # kept: an id-keyed cache needs the copy alive
+            self.kinds_named[key] = e.model_copy(update={"kind": kind})
+        return self.kinds_named[key]
 
     def _claim_id(self, e: Entry, scope: Scope) -> None:
         """Record the entry's id in its scope; one already used there is an error."""
@@ -184,6 +231,7 @@ class _Expander:
         """One copy of the entry, named `name`, reading `srcs`."""
         if UNKNOWN in srcs or e.kind == BROKEN:
             return UNKNOWN
+        self._set_prev(scope, srcs)
         if len(self.graph.nodes) >= MAX_NODES:
             self.bound(e, scope, f"the network expands to more than {MAX_NODES:,} layers",
                        "check `repeat:` counts")
@@ -223,11 +271,9 @@ class _Expander:
             return scope.ids[ref]
         loc = loc or loc_of(e, "from")
         if ref in scope.left_out:
-            raise entry_error(e, scope, f"`from: {ref}` names an entry left out here: its "
-                              f"`if: {scope.left_out[ref]}` is false", loc,
-                              hint=f"for the other case, add an entry with the opposite `if:` "
-                                   f"and the same `id: {ref}` (e.g. an `identity` with "
-                                   f"`from: input`)")
+            raise entry_error(e, scope, f"`from: {ref}` names an entry left out here: "
+                              f"{scope.left_out[ref]}", loc,
+                              hint=_left_out_hint(ref, scope.left_out[ref]))
         if ref == e.id or ref in scope.pending:
             raise entry_error(e, scope, f"`from: {ref}` names an entry at or below this one, "
                               f"which makes a cycle", loc,
@@ -253,9 +299,13 @@ class _Expander:
         locs = raw.get("outputs") if isinstance(raw, LDict) else None
         for i, ref in enumerate(self.spec.outputs):
             node = scope.ids.get(ref) or (ref if ref in self.graph.nodes else None)
+            loc = locs.item_locs[i] if isinstance(locs, LList) else (
+                raw.value_locs.get("outputs") if isinstance(raw, LDict) else None)
+            if node is None and ref in scope.left_out:
+                raise SpecError(f"`outputs` names `{ref}`, an entry left out: "
+                                f"{scope.left_out[ref]}", loc,
+                              hint=_left_out_hint(ref, scope.left_out[ref]))
             if node is None:
-                loc = locs.item_locs[i] if isinstance(locs, LList) else (
-                    raw.value_locs.get("outputs") if isinstance(raw, LDict) else None)
                 raise SpecError(f"`outputs` names `{ref}`, which is no id of the network", loc,
                                 hint=did_you_mean(ref, scope.ids) or "give an entry an `id:`")
             if node in self.graph.inputs:
@@ -272,3 +322,16 @@ class _Expander:
         if isinstance(raw, LDict) and "layers" in raw:
             return raw.key_locs.get("layers")
         return self.spec.layers[0].loc if self.spec.layers else None
+
+
+def _reads_prev(value) -> bool:
+    """Whether an `if:`/`repeat:` value may read `prev` (then it needs the entry's input)."""
+    return isinstance(value, str) and "prev" in value
+
+
+def _left_out_hint(ref: str, reason: str) -> str:
+    if reason.startswith("its `if:"):
+        return (f"for the other case, add an entry with the opposite `if:` and the same "
+                f"`id: {ref}` (e.g. an `identity` with `from: input`)")
+    return (f"name the entry above it instead, or add an entry with the same `id: {ref}` and "
+            f"`if: $(n == 0)` for that case (e.g. an `identity`)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator
 
-from netspec.errors import BlockUse, Location
+from netspec.errors import BlockUse, Diagnostic, Location
 from netspec.kinds.argtypes import Args
 from netspec.kinds.base import Shape, numel
 
@@ -71,6 +71,7 @@ class Graph:
     nodes: dict[str, Node] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)   # output name -> node name
     init: str = "auto"
+    warnings: list[Diagnostic] = field(default_factory=list)  # lints: valid, likely unmeant
 
     def add(self, node: Node) -> None:
         if node.name in self.nodes or node.name in self.inputs:

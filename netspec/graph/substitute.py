@@ -46,5 +46,6 @@ def _located(err: ExprError, value: str, scope: Scope, e: Entry, container: Any,
         or value_location(container, key) or e.loc
     hint = err.hint
     if not scope.chain and err.message.startswith("unknown name"):
-        hint = "`$name` reads a block's parameters; outside a block, write the value"
+        hint = ("`$name` reads a block's parameters; outside a block, the spec's `params:`: "
+                "declare it there, or write the value")
     return entry_error(e, scope, f"in `{value}`: {err.message}", loc, hint=hint)

@@ -63,7 +63,8 @@ class LayerKind:
     macs(ins, args, out) -> int      multiply-accumulates per sample (symbolic dims count 1)
     explain(ins, args) -> [str]      the arithmetic behind the shape (for `check --explain`)
     build(ins, args) -> nn.Module    imports torch; a module whose forward takes the inputs
-    emit(graph, nodes, args)         instead of build, for parameter-free function calls
+    emit(graph, nodes, args, ins)    instead of build, for parameter-free function calls
+                                     (`ins`: the input shapes, as for build)
 
     Semantics, so that nothing outside the registry branches on a kind's name:
 
@@ -88,11 +89,12 @@ class LayerKind:
     macs: Callable[..., int] = _zero
     explain: Callable[..., list[str]] | None = None
     build: Callable[..., Any] | None = None
-    emit: Callable[..., Any] | None = None   # (fx graph, input nodes, args) -> fx node: kinds
-                                             # that compile to a function call, not a module
+    emit: Callable[..., Any] | None = None   # (fx graph, input nodes, args, ins) -> fx node:
+                                             # kinds that compile to a function call
     family: str = "other"
     main: str | None = None          # the argument the scalar short form gives (`linear: 10`)
-    arity: int | None = 1            # None: a merge, two inputs or more
+    arity: int | tuple[int, int] | None = 1   # inputs taken: exactly n (0: a learnable
+                                     # tensor, no input), (low, high), None: a merge (2 or more)
     input_dtype: str = "float"
     keeps_dtype: bool = False
     init_role: str | None = _UNSET
@@ -111,6 +113,15 @@ class LayerKind:
             if value not in allowed:
                 raise ValueError(f"layer kind {self.name!r}: {field} must be one of "
                                  f"{allowed}, got {value!r}")
+
+    @property
+    def input_range(self) -> tuple[int, int | None]:
+        """(fewest, most) inputs the kind takes; most None for a merge (no limit)."""
+        if self.arity is None:
+            return (2, None)
+        if isinstance(self.arity, tuple):
+            return self.arity
+        return (self.arity, self.arity)
 
     @property
     def usage(self) -> str:

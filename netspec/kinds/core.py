@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import math
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from netspec.kinds.argtypes import Args, Bool, Int, PositiveInt, Probability
 from netspec.kinds.base import ShapeError, fmt_shape, layer, numel
 
 
 class LinearArgs(Args):
-    out: PositiveInt
-    bias: Bool = True
+    out: PositiveInt = Field(description="output features")
+    bias: Bool = Field(True, description="add a learnable bias")
+    channels_last: Bool = Field(False, description="map the last dim of an input of any rank "
+                                "([H, W, C] after a permute), not only [F] or [seq, F]")
 
 
-def _in_features(ins) -> int:
+def _in_features(ins, a: LinearArgs) -> int:
     shape = ins[0]
-    if len(shape) >= 3:
+    if len(shape) >= 3 and not a.channels_last:
         raise ShapeError(f"gets a feature map {fmt_shape(shape)}; linear maps the last dim of "
                          f"a vector [F] or a sequence [seq, F]",
                          hint=f"flatten first: `- flatten` gives [{numel(shape)}], or "
-                              f"`- global_avgpool` gives [{shape[0]}]")
+                              f"`- global_avgpool` gives [{shape[0]}]; to map the last dim "
+                              f"({shape[-1]}) at every position, write "
+                              f"`linear: {{out: ..., channels_last: true}}`")
     if not shape:
         raise ShapeError("gets a scalar per sample; it needs features [F]")
     f = shape[-1]
@@ -33,25 +37,26 @@ def _in_features(ins) -> int:
 
 @layer("linear", LinearArgs, main="out", family="linear", init_role="weighted")
 class Linear:
-    """Affine map of the last dim, as torch.nn.Linear: [*, F] -> [*, out].
+    """Affine map of the last dim, as torch.nn.Linear: [*, F] -> [*, out]; on [F] and
+    [seq, F], or any rank with `channels_last: true` (ConvNeXt's MLP after a permute).
 
     Params: F*out (+ out). MACs: F*out*prod(leading dims).
     """
 
     def shape(ins, a):
-        _in_features(ins)
+        _in_features(ins, a)
         return (*ins[0][:-1], a.out)
 
     def params(ins, a):
-        return _in_features(ins) * a.out + (a.out if a.bias else 0)
+        return _in_features(ins, a) * a.out + (a.out if a.bias else 0)
 
     def macs(ins, a, out):
-        return _in_features(ins) * a.out * numel(ins[0][:-1])
+        return _in_features(ins, a) * a.out * numel(ins[0][:-1])
 
     def build(ins, a):
         from torch import nn
 
-        return nn.Linear(_in_features(ins), a.out, bias=a.bias)
+        return nn.Linear(_in_features(ins, a), a.out, bias=a.bias)
 
 
 class FlattenArgs(Args):

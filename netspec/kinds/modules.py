@@ -86,3 +86,28 @@ class LSTMCellLoop(nn.Module):
             h = torch.sigmoid(o) * torch.tanh(c)
             outs.append(h)
         return h if self.return_last else torch.stack(outs, dim=1)
+
+
+class Attention(nn.MultiheadAttention):
+    """nn.MultiheadAttention, batch-first, returning the attention output only.
+
+    forward(x) is self-attention; forward(q, kv) cross-attention (keys and values both kv).
+    A subclass, so state_dict keys stay torch's own (`in_proj_weight`, `out_proj.weight`).
+    need_weights=False lets torch take its fused fast path at inference. `causal` masks
+    position j > i for query i (a boolean upper triangle, built for the input's length, so a
+    symbolic seq works and the mask exports to ONNX)."""
+
+    def __init__(self, embed: int, heads: int, dropout: float, bias: bool, causal: bool):
+        super().__init__(embed, heads, dropout=dropout, bias=bias, batch_first=True)
+        self.causal = causal
+
+    def forward(self, q: torch.Tensor, kv: torch.Tensor | None = None) -> torch.Tensor:  # type: ignore[override]
+        kv = q if kv is None else kv
+        if not self.causal:
+            return super().forward(q, kv, kv, need_weights=False)[0]
+        mask = torch.ones(q.shape[1], kv.shape[1], dtype=torch.bool, device=q.device).triu(1)
+        return super().forward(q, kv, kv, need_weights=False, attn_mask=mask,
+                               is_causal=True)[0]
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, causal={self.causal}"

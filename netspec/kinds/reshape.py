@@ -45,7 +45,7 @@ def _reshape_shape(ins, a: ReshapeArgs):
     return tuple(target)
 
 
-def _reshape_emit(graph, nodes, a: ReshapeArgs):
+def _reshape_emit(graph, nodes, a: ReshapeArgs, ins=None):
     # the batch stays dynamic (for ONNX export) while the sample dims are the spec's
     batch = graph.call_method("size", (nodes[0], 0))
     return graph.call_method("reshape", (nodes[0], batch, *a.shape))
@@ -75,7 +75,7 @@ def _permute_shape(ins, a: PermuteArgs):
     return tuple(ins[0][d - 1] for d in a.dims[1:])
 
 
-def _permute_emit(graph, nodes, a: PermuteArgs):
+def _permute_emit(graph, nodes, a: PermuteArgs, ins=None):
     return graph.call_method("permute", (nodes[0], *a.dims))
 
 

@@ -4,6 +4,11 @@
     - linear: 10                            a kind with its main argument
     - {conv: {out: 64, kernel: 3}, id: c1}  arguments, and the keys any entry may carry
     - parallel: {merge: add, branches: [...]}
+    - $act                                  inside a block: the kind a parameter names, known
+                                            only per use (expansion resolves and checks it)
+
+A block is `params:` (a default each, null = required, or declared `{default, choices, doc}`),
+optional `inputs:` (the names of several inputs) and `layers:`.
 
 A kind's arguments stay raw here (`$refs` are substituted by block expansion); those that hold
 no reference are checked now, so their mistakes are reported with every other one. A broken
@@ -17,10 +22,13 @@ from typing import Any
 from netspec.errors import Collector, Diagnostic, Location, SpecError, did_you_mean
 from netspec.kinds import kinds
 from netspec.lang import validation
+from netspec.lang.expr import is_reference
 from netspec.lang.located import LDict, LList, key_location
 from netspec.lang.schema import BROKEN, DEFAULT_MERGE, META_KEYS, BlockDef, Entry, Parallel
 
-BLOCK_KEYS = ("params", "layers", "doc")
+BLOCK_KEYS = ("params", "inputs", "layers", "doc")
+DECLARATION_KEYS = ("default", "choices", "doc")     # `params: {act: {default: relu, ...}}`
+RESERVED_NAMES = ("in", "prev", "input")   # what expressions and `from:` mean in any block
 PARALLEL_KEYS = ("merge", "dim", "branches")
 
 
@@ -39,23 +47,92 @@ def parse_block(name: str, raw: Any, loc: Location | None, known: set[str],
     for key in unknown:
         errors.add(Diagnostic(f"unknown key `{key}` in block `{name}`", key_location(raw, key),
                               hint=did_you_mean(key, BLOCK_KEYS)
-                              or "a block has `params:`, `layers:` and an optional `doc:`"))
+                              or "a block has `params:`, `layers:`, and optional `inputs:` "
+                                 "and `doc:`"))
     params = raw.get("params") or {}
     if not isinstance(params, dict):
         raise SpecError(f"`params` of block `{name}` maps names to defaults (null = required)",
                         raw.value_locs.get("params", loc))
-    bad = [p for p in params if not isinstance(p, str) or not p.isidentifier() or p == "in"]
+    inputs = block_inputs(name, raw, loc, errors)
+    bad = [p for p in params if not isinstance(p, str) or not p.isidentifier()
+           or p in RESERVED_NAMES or p in inputs]
     for p in bad:
-        errors.add(Diagnostic(f"block parameter {p!r} must be a name (and not `in`)",
+        taken = " (it names an input of the block)" if p in inputs else ""
+        errors.add(Diagnostic(f"block parameter {p!r} must be a name, not `in`, `prev` or "
+                              f"`input`{taken}",
                               key_location(params, p) if isinstance(params, LDict) else loc,
                               hint="a parameter is a word like `out`, read as `$out` in the "
                                    "block's layers"))
-    params = {p: v for p, v in params.items() if p not in bad}    # reported: the rest is checked
+    declared = {p: declare_param(name, p, v, params, errors) for p, v in params.items()
+                if p not in bad}    # the bad ones are reported: the rest is checked
     if "layers" not in raw:
         raise SpecError(f"block `{name}` has no `layers:`", loc)
     layers = parse_entries(raw["layers"], known, errors, raw, "layers")
-    return BlockDef(name=name, params=dict(params), layers=layers, loc=loc,
-                    doc=str(raw.get("doc") or ""))
+    return BlockDef(name=name, params={p: d[0] for p, d in declared.items()},
+                    choices={p: d[1] for p, d in declared.items() if d[1] is not None},
+                    param_docs={p: d[2] for p, d in declared.items() if d[2]},
+                    inputs=inputs, layers=layers, loc=loc, doc=str(raw.get("doc") or ""))
+
+
+def is_declaration(value: Any) -> bool:
+    """Whether a parameter's value in `params:` is the declaration form `{default: relu,
+    choices: [...], doc: ...}` rather than a default: a mapping whose keys are all among
+    DECLARATION_KEYS. (A mapping default with other keys stays a default; to default to a
+    mapping with only those keys, declare it: `{default: {default: 1}}`.)"""
+    return isinstance(value, dict) and bool(value) and all(k in DECLARATION_KEYS for k in value)
+
+
+def declare_param(block: str, param: str, value: Any, params: Any,
+                  errors: Collector) -> tuple[Any, tuple | None, str]:
+    """(default, choices or None, doc) of one parameter as `params:` writes it."""
+    if not is_declaration(value):
+        return value, None, ""
+    where = value.value_locs if isinstance(value, LDict) else {}
+    default, choices, doc = value.get("default"), value.get("choices"), value.get("doc") or ""
+    if choices is not None:
+        if not isinstance(choices, list) or not choices or any(
+                isinstance(c, (dict, list)) for c in choices):
+            errors.add(Diagnostic(f"`choices` of parameter `{param}` in block `{block}` is a "
+                                  f"non-empty list of values, got {choices!r}",
+                                  where.get("choices"), hint="e.g. `choices: [relu, hardswish]`"))
+            choices = None
+        elif default is not None and not any(_same(default, c) for c in choices):
+            errors.add(Diagnostic(f"the default {default!r} of parameter `{param}` in block "
+                                  f"`{block}` is not one of its choices "
+                                  f"({', '.join(map(str, choices))})", where.get("default"),
+                                  hint="add it to `choices:`, or pick a default among them"))
+    if not isinstance(doc, str):
+        errors.add(Diagnostic(f"`doc` of parameter `{param}` in block `{block}` is text",
+                              where.get("doc")))
+        doc = ""
+    return default, None if choices is None else tuple(choices), doc
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal and of the same type: `true` is no choice among `[1, 2]`."""
+    return type(a) is type(b) and a == b
+
+
+def block_inputs(block: str, raw: Any, loc: Location | None, errors: Collector) -> tuple:
+    """The names of a block's inputs (`inputs: [x, skip]`); () when it has one input."""
+    names = raw.get("inputs")
+    if names is None:
+        return ()
+    where = raw.value_locs.get("inputs", loc)
+    if not isinstance(names, list) or not names:
+        errors.add(Diagnostic(f"`inputs` of block `{block}` lists its input names, got "
+                              f"{names!r}", where, hint="e.g. `inputs: [x, skip]`"))
+        return ()
+    out = []
+    for i, n in enumerate(names):
+        at = names.item_locs[i] if isinstance(names, LList) else where
+        if not isinstance(n, str) or not n.isidentifier() or n in RESERVED_NAMES or n in out:
+            errors.add(Diagnostic(f"input {n!r} of block `{block}` must be a name, not `in`, "
+                                  f"`prev`, `input` or a repeated one", at,
+                                  hint="e.g. `inputs: [x, skip]`; `from: skip` reads it"))
+            continue
+        out.append(n)
+    return tuple(out)
 
 
 def parse_entries(raw: Any, known: set[str], errors: Collector, parent: Any,
@@ -101,7 +178,9 @@ def parse_entry(raw: Any, index: int, loc: Location, known: set[str],
     else:
         raise SpecError(f"a layer entry is a kind (`- relu`) or a mapping (`- linear: 10`), "
                         f"got {raw!r}", loc)
-    if kind not in known:
+    if is_reference(kind):      # `- $act`: the kind a block parameter names, known per use
+        pass
+    elif kind not in known:
         raise SpecError(f"unknown layer kind `{kind}`", kind_loc,
                         hint=did_you_mean(kind, known) or "`netspec kinds` lists them all")
     if kind == "parallel":
@@ -151,8 +230,8 @@ def _kind_key(raw: LDict, known: set[str], loc: Location) -> str:
                         hint="an entry is `- kind: arguments`, e.g. `- conv: {out: 64, kernel: 3}`")
     if len(candidates) == 1:
         return candidates[0]
-    named = [k for k in candidates if k in known]
-    strays = [k for k in candidates if k not in known]
+    named = [k for k in candidates if k in known or is_reference(k)]
+    strays = [k for k in candidates if k not in named]
     if len(named) == 1:
         key = strays[0]
         raise SpecError(f"unknown key `{key}` in a `{named[0]}` entry", key_location(raw, key),

@@ -100,9 +100,14 @@ def _binary(op: str, a: object, b: object, col: int) -> object:
         return _bounded(list(a) + list(b), col)
     if not (_is_number(a) and _is_number(b)):
         if all(_is_number(v) or isinstance(v, bool) for v in (a, b)):
-            raise ExprError("expected a number, got bool", hint="true/false are not numbers here",
-                            column=col)
-        raise ExprError(f"cannot {_VERBS[op]} {_type(a)} and {_type(b)}", column=col)
+            raise ExprError(f"cannot {_VERBS[op]} {_type(a)} and {_type(b)}: true/false are "
+                            f"not numbers", hint="write 1 or 0, or choose a number with "
+                            "`a if condition else b`", column=col)
+        mixed = {_type(a), _type(b)} in ({"string", "int"}, {"string", "float"})
+        raise ExprError(f"cannot {_VERBS[op]} {_type(a)} and {_type(b)}", column=col,
+                        hint="a symbolic dim such as `seq` is a name, not a number: on a "
+                        "`[seq, F]` input `in.channels` is `seq`; its last dim is "
+                        "`in.features`" if mixed else None)
     try:
         return _capped(_ARITH[op](a, b), col)
     except ZeroDivisionError:
@@ -113,6 +118,12 @@ def _binary(op: str, a: object, b: object, col: int) -> object:
 
 
 def _compare(op: str, a: object, b: object, col: int) -> object:
+    """`a op b`; true/false are no numbers: `true == 1` is false, `true < 2` an error."""
+    if isinstance(a, bool) != isinstance(b, bool) and any(_is_number(v) for v in (a, b)):
+        if op in ("==", "!="):
+            return op == "!="
+        raise ExprError(f"cannot compare {_type(a)} and {_type(b)} with `{op}`",
+                        hint="true/false are not numbers here", column=col)
     try:
         return _COMPARE[op](a, b)
     except TypeError:
@@ -140,6 +151,9 @@ def _extreme(name: str, pick):
             values = list(args[0])
         if not values:
             raise ExprError(f"{name}() of an empty list", column=col)
+        if any(isinstance(v, bool) for v in values):
+            raise ExprError(f"{name}() expected numbers, got bool",
+                            hint="true/false are not numbers here", column=col)
         try:
             return pick(values)
         except TypeError:
@@ -182,8 +196,20 @@ def _round(args: list, col: int) -> object:
         raise ExprError(f"round() of {x}: not a finite number", column=col) from None
 
 
+def _rounding(name: str, fn):
+    """ceil(x) / floor(x): the int above / below x, as Python's math.ceil / math.floor."""
+    def rounded(args: list, col: int) -> object:
+        _arity(name, args, 1, 1, col)
+        x = _number(args[0], col, f"{name}()")
+        if not math.isfinite(x):
+            raise ExprError(f"{name}() of {x}: not a finite number", column=col)
+        return _capped(fn(x), col)
+    return rounded
+
+
 FUNCTIONS = {"min": _extreme("min", min), "max": _extreme("max", max), "abs": _abs,
-              "len": _len, "int": _int, "round": _round}
+             "len": _len, "int": _int, "round": _round,
+             "ceil": _rounding("ceil", math.ceil), "floor": _rounding("floor", math.floor)}
 
 
 # ---------------------------------------------------------------- evaluation
@@ -191,7 +217,8 @@ FUNCTIONS = {"min": _extreme("min", min), "max": _extreme("max", max), "abs": _a
 def _lookup(name: str, env: Mapping, col: int) -> object:
     if name in env:
         return env[name]
-    known = ", ".join(str(k) for k in env) or "(none)"
+    # `prev` is in every entry's scope: listing it too would only lengthen each message
+    known = ", ".join(str(k) for k in env if k != "prev") or "(none)"
     raise ExprError(f"unknown name `{name}`; known: {known}", hint=did_you_mean(name, env),
                     column=col)
 
@@ -243,6 +270,14 @@ def _eval(node: Node, env: Mapping) -> object:
                 break
             value = _eval(kid, env)
         return value
+    if kind == "cond":      # only the branch taken is evaluated, as in Python
+        then, cond, other = node.kids
+        test = _eval(cond, env)
+        if not isinstance(test, bool):
+            raise ExprError(f"the condition of `a if condition else b` must be true or false, "
+                            f"got {_type(test)}", hint="compare it: `a if x > 0 else b`",
+                            column=cond.col)
+        return _eval(then if test else other, env)
     if kind == "compare":
         left = _eval(node.kids[0], env)
         for (op, at), kid in zip(node.ops, node.kids[1:]):

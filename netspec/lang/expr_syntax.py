@@ -2,7 +2,7 @@
 
 Grammar (lowest precedence first, as in Python; ``*`` repeats, ``[ ]`` is optional)::
 
-    expr       := or_expr
+    expr       := or_expr ["if" or_expr "else" expr]               # conditional: lowest, right-assoc
     or_expr    := and_expr ("or" and_expr)*
     and_expr   := not_expr ("and" not_expr)*
     not_expr   := "not" not_expr | comparison
@@ -12,7 +12,7 @@ Grammar (lowest precedence first, as in Python; ``*`` repeats, ``[ ]`` is option
     unary      := ("-" | "+") unary | postfix
     postfix    := atom ("." NAME | "[" expr "]")*                     # field of a mapping, index
     atom       := NUMBER | STRING | "true" | "false" | "True" | "False" | "null" | "None"
-                | FUNCTION "(" [expr ("," expr)* [","]] ")"           # abs int len max min round
+                | FUNCTION "(" [expr ("," expr)* [","]] ")"   # abs ceil floor int len max min round
                 | ["$"] NAME | ["$"] "(" expr ")" | "[" [expr ("," expr)* [","]] "]"
 
 Limits keep hostile text cheap: at most 1000 characters, nesting at most 20 deep, every
@@ -68,7 +68,7 @@ _TOKEN_RE = re.compile(r"""
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 REF_NAME = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _CONSTS = {"true": True, "True": True, "false": False, "False": False, "null": None, "None": None}
-_WORD_OPS = {"and", "or", "not"}
+_WORD_OPS = {"and", "or", "not", "if", "else"}
 _ESCAPES = {"n": "\n", "t": "\t"}
 
 
@@ -105,7 +105,7 @@ def tokenize(text: str) -> list[Token]:
 # ---------------------------------------------------------------- parser
 
 class Node(NamedTuple):
-    kind: str  # const name list attr index call unary arith compare and or
+    kind: str  # const name list attr index call unary arith compare and or cond
     col: int
     value: object = None  # the constant, name, field, unary operator or function name
     kids: tuple = ()
@@ -114,7 +114,9 @@ class Node(NamedTuple):
 
 _OP_HINTS = {
     "=": "use `==` to compare", "!": "use `not`", "&&": "use `and`", "||": "use `or`",
-    "if": "an entry is made conditional with an `if: $(...)` key, not inside an expression",
+    "if": "a conditional is `a if condition else b`; a whole entry is made conditional with "
+          "an `if: $(...)` key",
+    "else": "a conditional is `a if condition else b`",
 }
 _COMPARE_OPS = ("==", "!=", "<", "<=", ">", ">=")
 
@@ -154,9 +156,21 @@ class Parser:
 
     def expr(self) -> Node:
         self.deeper(self.peek().col)
-        node = self.chain("or", ("or",), lambda: self.chain("and", ("and",), self.not_expr))
+        node = self.or_expr()
+        if self.at("if"):       # `a if cond else b`: kids (then, cond, else), as Python reads it
+            tok = self.take()
+            cond = self.or_expr()
+            if not self.at("else"):
+                err = self.unexpected(self.peek(), "`else`")
+                err.hint = "a conditional is `a if condition else b`, both values given"
+                raise err
+            self.take()
+            node = Node("cond", tok.col, None, (node, cond, self.expr()))
         self.depth -= 1
         return node
+
+    def or_expr(self) -> Node:
+        return self.chain("or", ("or",), lambda: self.chain("and", ("and",), self.not_expr))
 
     def chain(self, kind: str, ops: tuple, sub) -> Node:
         """Left-associative run `sub (op sub)*`, kept flat so evaluation loops, not recurses."""

@@ -1,6 +1,7 @@
-"""A loaded spec as one self-contained YAML text, the blocks of its includes copied in: what a
-run directory keeps, so that resume, eval and export build the same network after an included
-file is edited or moved (DESIGN §9).
+"""A loaded spec as one self-contained YAML text, the blocks of its includes copied in and the
+params a variant or `--set` chose written out: what a run directory keeps, so that resume, eval
+and export build the same network after an included file is edited or moved (DESIGN §9), and
+without being told the variant again.
 
     text = inline(spec)          # spec.source itself when the spec includes nothing
     loads(text)                  # the same blocks, layers and network as `spec`
@@ -40,29 +41,61 @@ del _first, _resolvers, _tag, _regexp
 
 
 def inline(spec: Spec) -> str:
-    """The YAML text of `spec` with no `include:`: the source as written when it includes
-    nothing, else the parsed tree written out with the included blocks under `blocks:`."""
+    """The YAML text of `spec` with no `include:` and no choice left open: the source as
+    written when it includes nothing and was loaded without a variant or `--set`, else the
+    parsed tree written out, the included blocks under `blocks:`, and, when a variant or
+    `--set` chose the params, `params:` holding the values in effect, `train:` as set, and
+    no `variants:` (the file is the one network chosen)."""
     root = spec.raw
     includes = root.get("include") if isinstance(root, dict) else None
-    if not includes:
+    chosen = spec.variant is not None or bool(spec.settings)
+    if not includes and not chosen:
         return spec.source or ""
     tree: dict[Any, Any] = {}
     for key, value in root.items():
         if key in ("include", "blocks"):
             tree.setdefault("blocks", {n: _block(b) for n, b in spec.blocks.items()})
-        else:
+        elif key == "params" and chosen:
+            tree[key] = _params_in_effect(spec, value)
+        elif key != "variants" or not chosen:
             tree[key] = _plain(value)
-    names = [includes] if isinstance(includes, str) else [str(i) for i in includes]
-    head = (f"# {spec.name}: self-contained; the blocks of its includes "
-            f"({', '.join(names)}) are copied in\n")
+    notes = []
+    if includes:
+        names = [includes] if isinstance(includes, str) else [str(i) for i in includes]
+        notes.append(f"the blocks of its includes ({', '.join(names)}) are copied in")
+    if chosen:
+        what = [f"variant {spec.variant}"] if spec.variant is not None else []
+        what += [f"--set {name}={_flow(value)}" for name, value in spec.settings.items()]
+        notes.append(f"the params in effect ({', '.join(what)}) are written out")
+    head = f"# {spec.name}: self-contained; {'; '.join(notes)}\n"
     return head + yaml.dump(tree, Dumper=_Dumper, sort_keys=False, default_flow_style=None,
                             allow_unicode=True, width=100)
+
+
+def _params_in_effect(spec: Spec, declared: Any) -> dict[str, Any]:
+    """`params:` with the chosen values; a param declared with `choices:` keeps them."""
+    out = {}
+    for name, value in spec.params.items():
+        written = declared.get(name) if isinstance(declared, dict) else None
+        if isinstance(written, dict) and "choices" in written:
+            out[name] = {"default": value, "choices": _plain(written["choices"])}
+        else:
+            out[name] = value
+    return out
+
+
+def _flow(value: Any) -> str:
+    """A value as one line of YAML flow text, as `--set` takes it."""
+    return yaml.dump(value, Dumper=_Dumper, default_flow_style=True, width=10_000).strip() \
+        .removesuffix("...").strip()
 
 
 def _block(block: BlockDef) -> dict[str, Any]:
     """A parsed block as it was written: its doc, its params and its entries' YAML."""
     out: dict[str, Any] = {"doc": block.doc} if block.doc else {}
-    out["params"] = _plain(block.params)
+    out["params"] = _plain(block.written_params())
+    if block.inputs:
+        out["inputs"] = list(block.inputs)
     out["layers"] = [_plain(entry.raw) for entry in block.layers]
     return out
 

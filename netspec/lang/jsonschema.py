@@ -9,6 +9,7 @@ user blocks' parameters (any other name is taken for a user block) and ids are c
 `netspec check` alone.
 
     entry    := bare kind name | {KIND: arguments, id?, from?, repeat?, if?, init?}
+    KIND     := a layer kind | a block | `$act` (inside a block: the kind a parameter names)
     arguments := null (defaults) | the main argument (`linear: 10`) | a mapping
     anywhere a value goes, `$name` or `$(expr)` may stand instead (inside blocks)
 """
@@ -98,6 +99,12 @@ def _top_level() -> dict:
                     "description": "YAML files whose `blocks:` are imported"},
         "init": {"enum": list(INIT_SCHEMES), "default": "auto"},
         "train": {"type": "object", "description": "training configuration (`netspec train`)"},
+        "params": {"type": "object", "propertyNames": {"pattern": NAME},
+                   "description": "spec-level parameters, `$name` in layers, input and train; "
+                                  "a value or {default, choices}"},
+        "variants": {"type": "object", "additionalProperties": {"type": "object"},
+                     "description": "named sets of params (and dotted `train.*` keys): "
+                                    "`--variant NAME`"},
     }
 
 
@@ -113,8 +120,9 @@ def _meta_defs() -> dict:
         "from": {"anyOf": [{"type": "string"},
                            {"type": "array", "items": {"type": "string"}, "minItems": 1}],
                  "description": "its input(s): an id, `input`, or a list (default: the entry above)"},
-        "repeat": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": MAX_REPEAT},
-                             {"$ref": "#/$defs/reference"}]},
+        "repeat": {"anyOf": [{"type": "integer", "minimum": 0, "maximum": MAX_REPEAT},
+                             {"$ref": "#/$defs/reference"}],
+                   "description": "the entry repeated in sequence; 0 leaves it out"},
         "if": {"anyOf": [{"type": "boolean"}, {"$ref": "#/$defs/reference"}],
                "description": "present only when true: `if: $(stride != 1)`"},
         "init": {"enum": list(INIT_SCHEMES)},
@@ -197,6 +205,8 @@ def _block_args(block) -> dict:
     required = [p for p, d in block.params.items() if d is None]
     props = {p: ({"description": "required"} if d is None else {"default": d})
              for p, d in block.params.items()}
+    for p, allowed in block.choices.items():
+        props[p] = _with_reference({**props[p], "enum": list(allowed)})
     mapping = {"type": "object", "additionalProperties": False, "properties": props,
                "description": block.doc.strip().splitlines()[0] if block.doc else block.name}
     if required:
@@ -225,7 +235,9 @@ def _bare(registry: dict, blocks: dict, known: list[str]) -> dict:
     return {"type": "string",
             "anyOf": [{"enum": no_args + no_params},
                       {"pattern": NAME, "not": {"$ref": "#/$defs/known_name"},
-                       "description": "a block defined under `blocks:`"}]}
+                       "description": "a block defined under `blocks:`"},
+                      {"pattern": REFERENCE,
+                       "description": "inside a block: the kind a parameter names (`- $act`)"}]}
 
 
 def _user_block_use() -> dict:
@@ -233,17 +245,26 @@ def _user_block_use() -> dict:
     return {"type": "object", "minProperties": 1,
             "properties": _meta(),
             "propertyNames": {"anyOf": [{"enum": list(META_KEYS)},
-                                        {"pattern": NAME, "not": {"$ref": "#/$defs/known_name"}}]},
+                                        {"pattern": NAME, "not": {"$ref": "#/$defs/known_name"}},
+                                        {"pattern": REFERENCE}]},
             "not": {"propertyNames": {"enum": list(META_KEYS)}},
             "description": "a block defined under `blocks:`, with its parameters"}
 
 
 def _block_def() -> dict:
+    reserved = {"enum": ["in", "prev", "input"]}
     return {"type": "object", "required": ["layers"], "additionalProperties": False,
             "properties": {
                 "params": {"type": ["object", "null"],
-                           "propertyNames": {"pattern": NAME, "not": {"const": "in"}},
-                           "description": "parameter names and defaults (null = required)"},
+                           "propertyNames": {"pattern": NAME, "not": reserved},
+                           "description": "parameter names and defaults (null = required); "
+                                          "or declared, {default, choices, doc}: a mapping "
+                                          "of only those keys"},
+                "inputs": {"type": "array", "minItems": 1,
+                           "items": {"type": "string", "pattern": NAME, "not": reserved},
+                           "description": "a block with several inputs: their names, read "
+                                          "as `from: skip` and `skip.channels` (`in` is the "
+                                          "first)"},
                 "layers": {"$ref": "#/$defs/layers"},
                 "doc": {"type": "string"}}}
 

@@ -21,6 +21,8 @@ from netspec.lang.files import read_text
 from netspec.lang.includes import included_blocks
 from netspec.lang.library import builtin_blocks
 from netspec.lang.located import LDict, key_location
+from netspec.lang.overrides import choose
+from netspec.lang.settings import Setting
 from netspec.lang.schema import InputSpec, Spec, TopLevel
 from netspec.lang.yaml_loader import load_yaml
 
@@ -41,15 +43,19 @@ def read_spec(path: str | os.PathLike) -> str:
     return read_text(path)
 
 
-def parse_spec(text: str, file: str = "<spec>") -> Parsed:
-    """Parse and validate spec text; `file` is the name used in error locations. A mistake
-    that stops everything (not YAML, not a mapping) is raised; the others are collected."""
+def parse_spec(text: str, file: str = "<spec>", variant: str | None = None,
+               settings: tuple[Setting, ...] = ()) -> Parsed:
+    """Parse and validate spec text; `file` is the name used in error locations; `variant`
+    and `settings` (`--set`) choose the params in effect (`overrides.choose`). A mistake
+    that stops everything (not YAML, not a mapping) is raised; the others are collected;
+    an unknown variant or param, or a bad `--set` value, raises OverrideError."""
     root = load_yaml(text, file)
     if not isinstance(root, LDict):
         raise SpecError("a spec is a mapping with `input:` and `layers:` at the top",
                         Location(file, 1, 1), hint="start with `input: [1, 28, 28]`, then "
                         "`layers:` and a list of layers")
     errors = Collector()
+    root, choice = choose(root, file, variant, settings, errors)
     top = _top_level(root, errors)
     blocks = _user_blocks(root, file, errors)
     known = set(kinds()) | set(blocks) | set(builtin_blocks()) | {"parallel"}
@@ -65,11 +71,13 @@ def parse_spec(text: str, file: str = "<spec>") -> Parsed:
         all_inputs = not isinstance(raw_inputs, dict) or len(inputs) == len(raw_inputs)
         expandable = top is not None and inputs and layers and all_inputs
         partial = Spec(name=name, inputs=inputs, blocks=parsed_blocks, layers=layers,
-                       init=top.init) if expandable else None
+                       init=top.init, params=choice.params) if expandable else None
         return Parsed(None, errors, partial)
     return Parsed(Spec(name=name, inputs=inputs, blocks=parsed_blocks, layers=layers,
                        outputs=top.outputs, init=top.init, train=root.get("train"),
-                       path=file, source=text, raw=root), errors)
+                       path=file, params=choice.params, variants=choice.variants,
+                       variant=choice.variant, settings=choice.settings,
+                       source=text, raw=root), errors)
 
 
 def _layers(root: LDict, top: TopLevel | None, known: set[str], errors: Collector) -> tuple:

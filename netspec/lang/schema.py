@@ -2,7 +2,7 @@
 
     Spec            the whole file: inputs, blocks, layers, outputs, init, train (raw)
     InputSpec       one input: shape without the batch dim, dtype
-    BlockDef        a user or built-in block: params (None = required) and its layers
+    BlockDef        a user or built-in block: params (None = required), choices, inputs, layers
     Entry           one layer entry: kind, raw arguments, id/from/repeat/if/init
 
 A kind's arguments stay raw (as written, `$refs` included) until block expansion substitutes
@@ -79,8 +79,10 @@ def _repeat(v: Any) -> Any:
     if _is_ref(v):
         return v
     if isinstance(v, bool) or not isinstance(v, int):
-        raise ValueError(f"`repeat` is a count (1 or more), got {v!r}")
-    if not 1 <= v <= MAX_REPEAT:
+        raise ValueError(f"`repeat` is a count (0 or more; 0 leaves the entry out), got {v!r}")
+    if v < 0:
+        raise ValueError(f"`repeat` is a count (0 or more; 0 leaves the entry out), got {v}")
+    if v > MAX_REPEAT:
         raise ValueError(f"`repeat` must be between 1 and {MAX_REPEAT}, got {v}")
     return v
 
@@ -105,7 +107,7 @@ def _sources(v: Any) -> Any:
 class Entry(Frozen):
     """One layer entry as written. `kind` is a layer kind, a block, or `parallel`."""
 
-    kind: str
+    kind: str                               # `$act` inside a block: named by a parameter
     args: Any = None
     id: Id | None = None
     from_: Annotated[tuple[str, ...] | None, BeforeValidator(_sources)] = Field(None, alias="from")
@@ -127,11 +129,33 @@ class Parallel(Frozen):
 
 
 class BlockDef(Frozen):
+    """A block: `params` maps each parameter to its default (None = required), `choices` the
+    declared ones to their allowed values, `inputs` names its inputs (empty: one input)."""
+
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
+    choices: dict[str, tuple] = Field(default_factory=dict)
+    param_docs: dict[str, str] = Field(default_factory=dict)
+    inputs: tuple[str, ...] = ()
     layers: tuple[Entry, ...]
     doc: str = ""
     loc: Location | None = None
+
+    @property
+    def arity(self) -> int:
+        """How many inputs a use of the block takes (`from:` entries)."""
+        return len(self.inputs) or 1
+
+    def written_params(self) -> dict[str, Any]:
+        """`params:` as it is written: the declaration form for a parameter with choices or a
+        doc, `{default: ..., choices: [...]}`, the plain default otherwise."""
+        out = {}
+        for name, default in self.params.items():
+            extra = {"choices": list(self.choices[name])} if name in self.choices else {}
+            if name in self.param_docs:
+                extra["doc"] = self.param_docs[name]
+            out[name] = {"default": default, **extra} if extra else default
+        return out
 
 
 class Spec(Frozen):
@@ -145,6 +169,12 @@ class Spec(Frozen):
     init: InitScheme = "auto"
     train: Any = None
     path: str | None = None
+    # the spec-level params in effect (`params:` < the variant < `--set`: lang/overrides.py),
+    # the declared variants, the variant chosen and the `--set` values given
+    params: dict[str, Any] = Field(default_factory=dict)
+    variants: dict[str, Any] = Field(default_factory=dict)
+    variant: str | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
     source: str | None = Field(None, exclude=True, repr=False)   # the YAML text, for run dirs
     raw: Any = Field(None, exclude=True, repr=False)
 
@@ -178,4 +208,6 @@ class TopLevel(Frozen):
         lambda v: () if v is None else (v,) if isinstance(v, str) else v)] = ()
     init: InitScheme = "auto"
     train: dict[str, Any] | None = None
+    params: dict[str, Any] | None = None        # checked by lang/overrides.py
+    variants: dict[str, Any] | None = None
     description: str | None = None

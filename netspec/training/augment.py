@@ -22,10 +22,12 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from netspec.kinds.argtypes import Float, Int, Probability
+from netspec.kinds.argtypes import (Float, NonNegativeFloat, NonNegativeInt,
+                                     PositiveFloat, Probability)
 from netspec.training.registry import Args, Registry
 
 AUGMENTATIONS = Registry("augmentation")
+MAX_PADDING = 1024            # crop pads each side; more is a typo, and costs memory
 
 
 class FlipArgs(Args):
@@ -33,7 +35,7 @@ class FlipArgs(Args):
 
 
 class CropArgs(Args):
-    padding: Annotated[Int, Field(ge=0)] = 4
+    padding: Annotated[NonNegativeInt, Field(le=MAX_PADDING)] = 4
 
 
 class RotateArgs(Args):
@@ -47,20 +49,20 @@ class JitterArgs(Args):
 
 
 class NoiseArgs(Args):
-    std: Annotated[Float, Field(ge=0)] = 0.05
+    std: NonNegativeFloat = 0.05
 
 
 class CutoutArgs(Args):
-    size: Annotated[Float, Field(gt=0)] = 0.25      # side: a fraction of the image, or pixels
+    size: PositiveFloat = 0.25      # side: a fraction of the image, or pixels
     p: Probability = 1.0
 
 
 class MixArgs(Args):
-    alpha: Annotated[Float, Field(gt=0)] = 0.2
+    alpha: PositiveFloat = 0.2
 
 
 class CutMixArgs(MixArgs):
-    alpha: Annotated[Float, Field(gt=0)] = 1.0
+    alpha: PositiveFloat = 1.0
 
 
 def _uniform(g: torch.Generator, n: int, device) -> torch.Tensor:

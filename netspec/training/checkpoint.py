@@ -26,27 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netspec.errors import InputError, Location, VerifyError
+from netspec.safe_write import atomic_write
 
 if TYPE_CHECKING:       # torch is imported where tensors are made: reading run metadata is light
     import torch
 
 STATE_PREFIX = "@"
 FORMAT = 1
-
-
-def atomic_write(path: str | os.PathLike, data: bytes | str, durable: bool = True) -> None:
-    """Write `data` to `path` so that readers see the old content or the new, never a mix;
-    `durable` also waits until the data is on disk (fsync) before the rename, as checkpoints
-    need; readable copies and logs skip that wait."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    with open(tmp, "wb") as f:
-        f.write(raw)
-        if durable:
-            f.flush()
-            os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def atomic_json(path: str | os.PathLike, value: Any, durable: bool = True) -> None:

@@ -23,6 +23,7 @@ from netspec.errors import Location, SpecError
 from netspec.kinds.argtypes import Bool, Float, Frozen, Int
 from netspec.lang import validation
 from netspec.lang.located import LDict, LList
+from netspec.safe_write import component_problem
 from netspec.training.data.base import DataConfig, PositiveFloat, PositiveInt
 from netspec.training.data.load import source_args
 from netspec.training.registry import Choice
@@ -49,6 +50,22 @@ def _names(v: Any) -> Any:
     return [str(x) if isinstance(x, int) and not isinstance(x, bool) else x for x in items]
 
 
+MAX_THREADS = 1024               # torch aborts the process on absurd thread counts
+
+
+def _threads(v: Any) -> Any:
+    if isinstance(v, int) and not isinstance(v, bool) and v > MAX_THREADS:
+        raise ValueError(f"must be at most {MAX_THREADS}, got {v}")
+    return v
+
+
+def _run_name(v: Any) -> Any:
+    problem = component_problem(v) if v is not None else None
+    if problem:
+        raise ValueError(problem)
+    return v
+
+
 class TrainConfig(Frozen):
     data: DataConfig
     task: Any = None                 # default: from the loss's targets, else from the data
@@ -71,8 +88,10 @@ class TrainConfig(Frozen):
     init_from: str | None = None     # a run directory whose best weights start this run
     freeze: Annotated[tuple[str, ...], BeforeValidator(_names)] = ()
     checkpoint_every: PositiveInt | None = None   # also save `last` every N steps
-    threads: PositiveInt | None = None   # torch.set_num_threads; default: the cores not busy
-    name: str | None = None          # run name: runs/<name>/<n>; default: the spec's name
+    threads: Annotated[PositiveInt | None, BeforeValidator(_threads)] = None
+    # ^ torch.set_num_threads; default: the cores not busy
+    name: Annotated[str | None, BeforeValidator(_run_name)] = None
+    # ^ run name: runs/<name>/<n> (one path component); default: the spec's name
     out: str = "runs"
     _raw: Any = PrivateAttr(None)    # the located section, for messages found later
 
@@ -129,6 +148,13 @@ def resolve(spec, **overrides: Any) -> TrainConfig:
         loc = spec.raw.value_locs.get("train") if isinstance(spec.raw, LDict) else None
         raise SpecError("`train:` is a mapping of training settings", loc,
                         hint="e.g. `train: {data: digits, epochs: 10}`")
+    if "lr" in raw:
+        # `lr:` in the section (`--set train.lr=0.01`, a variant's `train.lr`) means what the
+        # --lr flag does; the flag wins
+        if overrides.get("lr") is None:
+            overrides["lr"] = raw["lr"]
+        raw = _apply_overrides(raw, {})
+        del raw["lr"]
     raw = _apply_overrides(raw, {k: v for k, v in overrides.items() if v is not None})
     base = os.path.dirname(os.path.abspath(spec.path)) if spec.path else os.getcwd()
     cfg = validation.validate(TrainConfig, raw, what="train: ")

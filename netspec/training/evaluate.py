@@ -54,7 +54,12 @@ def evaluate_run(path, split: str = "test", checkpoint: str = "best",
     if saved.get("target") is not None:
         data.target = saved["target"]
     model = build(spec)
-    model.load_state_dict(run.read_weights(checkpoint))
+    try:
+        model.load_state_dict(run.read_weights(checkpoint))
+    except RuntimeError as err:          # names or shapes that differ: the run was altered
+        raise InputError(f"{run.path}: the {checkpoint} checkpoint does not fit its spec.yaml: "
+                         f"{str(err).strip().splitlines()[-1].strip()[:200]}", None,
+                         hint="evaluate a run directory as training wrote it") from None
     dev = pick_device(device)
     model.to(dev)
     x, y = data.tensors(split, device=dev)

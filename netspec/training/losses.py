@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from netspec.kinds.argtypes import Float
+from netspec.kinds.argtypes import Float, NonNegativeFloat, PositiveFloat
 from netspec.training.registry import Args, NoArgs, Registry
 
 LOSSES = Registry("loss", requires=("expects", "target"))
@@ -38,15 +38,15 @@ class CrossEntropyArgs(Args):
 
 
 class FocalArgs(Args):
-    gamma: Annotated[Float, Field(ge=0)] = 2.0
+    gamma: NonNegativeFloat = 2.0
 
 
 class DiceArgs(Args):
-    smooth: Annotated[Float, Field(ge=0)] = 1.0
+    smooth: NonNegativeFloat = 1.0
 
 
 class HuberArgs(Args):
-    delta: Annotated[Float, Field(gt=0)] = 1.0
+    delta: PositiveFloat = 1.0
 
 
 def _classes(fn):

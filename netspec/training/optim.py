@@ -17,9 +17,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, model_validator
 
-from netspec.kinds.argtypes import Bool, Float, Int
+from netspec.kinds.argtypes import (Bool, Float, Int, NonNegativeInt, PositiveFloat,
+                                     PositiveInt)
 from netspec.training.registry import Args, Registry
 
 if TYPE_CHECKING:
@@ -41,6 +42,23 @@ def _positive(v: Any) -> Any:
 NonNegative = Annotated[Float, BeforeValidator(_positive)]
 
 
+def _below_one(v: Any) -> Any:
+    """A decay rate: at least 0 and below 1 (Adam's betas; 1 would never forget)."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and not 0 <= v < 1:
+        raise ValueError(f"must be at least 0 and below 1, got {v}")
+    return v
+
+
+def _open_unit(v: Any) -> Any:
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and not 0 < v < 1:
+        raise ValueError(f"must be between 0 and 1 (both excluded), got {v}")
+    return v
+
+
+Beta = Annotated[Float, BeforeValidator(_below_one)]
+Fraction = Annotated[Float, BeforeValidator(_open_unit)]
+
+
 class OptimizerArgs(Args):
     lr: NonNegative = 1e-3
     weight_decay: NonNegative = 0.0
@@ -60,7 +78,7 @@ class SGDArgs(OptimizerArgs):
 
 
 class AdamArgs(OptimizerArgs):
-    betas: tuple[Float, Float] = (0.9, 0.999)
+    betas: tuple[Beta, Beta] = (0.9, 0.999)
     eps: NonNegative = 1e-8
     amsgrad: Bool = False
 
@@ -125,7 +143,7 @@ class ScheduleArgs(Args):
 
 
 class StepArgs(ScheduleArgs):
-    step: Annotated[Int, Field(ge=1)] = 10
+    step: PositiveInt = 10
     gamma: NonNegative = 0.1
 
 
@@ -140,19 +158,19 @@ class ExponentialArgs(ScheduleArgs):
 
 class CosineArgs(ScheduleArgs):
     min_factor: NonNegative = 0.0   # the final lr as a fraction of the initial one
-    epochs: Annotated[Float, Field(gt=0)] | None = None   # the cosine's length; default: all
+    epochs: PositiveFloat | None = None   # the cosine's length; default: all
 
 
 class OneCycleArgs(ScheduleArgs):
-    pct_start: Annotated[Float, Field(gt=0, lt=1)] = 0.3
-    div_factor: Annotated[Float, Field(gt=0)] = 25.0
-    final_div_factor: Annotated[Float, Field(gt=0)] = 1e4
+    pct_start: Fraction = 0.3
+    div_factor: PositiveFloat = 25.0
+    final_div_factor: PositiveFloat = 1e4
 
 
 class PlateauArgs(ScheduleArgs):
     monitor: str = "val_loss"
-    factor: Annotated[Float, Field(gt=0, lt=1)] = 0.1
-    patience: Annotated[Int, Field(ge=0)] = 3
+    factor: Fraction = 0.1
+    patience: NonNegativeInt = 3
     min_factor: NonNegative = 0.0
     threshold: NonNegative = 1e-4
 

@@ -91,3 +91,7 @@ def freeze(model, cfg) -> None:
         for name, p in model.named_parameters():
             if name in hits:
                 p.requires_grad_(False)
+    if cfg.freeze and names and not any(p.requires_grad for p in model.parameters()):
+        raise SpecError(f"`freeze` leaves no parameter to train: the {len(cfg.freeze)} "
+                        f"names given cover every layer with parameters", cfg.where("freeze"),
+                        hint="leave at least one layer unfrozen (the last one, usually)")

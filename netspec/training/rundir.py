@@ -24,6 +24,7 @@ a VerifyError.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -35,12 +36,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netspec.errors import InputError, Location
+from netspec.safe_write import path_component
 from netspec.training.checkpoint import atomic_json, atomic_write
 
 if TYPE_CHECKING:
     from netspec.lang.schema import Spec
 
 LATEST = "latest"
+LOCK = ".lock"                              # held by the process training in the run
 SPEC = "spec.yaml"
 CHECKPOINTS = ("best", "last")              # what a run's weights are read from, in this order
 # what data.json's `output` says the trained output holds
@@ -63,17 +66,23 @@ class RunDir:
 
     @classmethod
     def create(cls, out: str | os.PathLike, name: str) -> "RunDir":
-        """A new numbered directory under out/name, and `latest` pointing at it."""
-        parent = Path(out) / name
-        parent.mkdir(parents=True, exist_ok=True)
-        taken = [int(p.name) for p in parent.iterdir() if p.name.isdigit()]
-        n = max(taken, default=0) + 1
-        while True:
-            try:
-                (parent / str(n)).mkdir()
-                break
-            except FileExistsError:       # another run took this number meanwhile
-                n += 1
+        """A new numbered directory under out/name, and `latest` pointing at it; `name` is one
+        path component (a `../x` would put the run outside `out`)."""
+        parent = Path(out) / path_component(name, "the run name")
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            taken = [int(p.name) for p in parent.iterdir() if p.name.isdigit()]
+            n = max(taken, default=0) + 1
+            while True:
+                try:
+                    (parent / str(n)).mkdir()
+                    break
+                except FileExistsError:       # another run took this number meanwhile
+                    n += 1
+        except OSError as e:
+            raise InputError(f"cannot create a run directory in {parent}: {e.strerror or e}",
+                             hint="give `--out` a folder you can write to, with free space"
+                             ) from None
         run = cls(parent / str(n))
         run.point_latest()
         return run
@@ -93,6 +102,32 @@ class RunDir:
 
     def file(self, name: str) -> Path:
         return self.path / name
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the run's lock file (`.lock`, fcntl.flock) while a process trains in it: a
+        second process is refused with the first one's PID. The kernel drops the lock when
+        its holder dies, so a killed run never blocks the next `--resume`."""
+        import fcntl
+
+        path = self.file(LOCK)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise InputError(f"cannot lock {self.path}: {e.strerror or e}") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+                raise InputError(f"{self.path} is in use: process {holder} is training in "
+                                 f"it", hint=f"wait for process {holder} to finish (or stop "
+                                 f"it), then resume") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            yield self
+        finally:
+            os.close(fd)
 
     def write_text(self, name: str, text: str) -> None:
         atomic_write(self.file(name), text)
@@ -136,8 +171,10 @@ class RunDir:
         if _INCLUDES.search(text) and self.file("run.json").is_file():
             # a run written before specs were stored self-contained: its includes resolve
             # from where the original file was
-            origin = self.read_json("run.json").get("spec_path")
-            where = origin if origin and Path(origin).parent.is_dir() else where
+            meta = self.read_json("run.json")
+            origin = meta.get("spec_path") if isinstance(meta, dict) else None
+            where = origin if isinstance(origin, str) and Path(origin).parent.is_dir() \
+                else where
         return loads(text, where)
 
     def read_data(self) -> dict:
@@ -280,23 +317,23 @@ def check_data(data: Any, path: Path) -> None:
         raise InputError(f"{path}: `output` must be one of {', '.join(OUTPUT_KINDS)}, "
                          f"got {data['output']!r}")
     scale = data.get("scale", 1.0)
-    if scale is not None and not (_number(scale) and scale > 0):
+    if scale is not None and not (finite_number(scale) and scale > 0):
         raise InputError(f"{path}: `scale` must be a positive number, got {scale!r}")
     for key in ("normalize", "target"):
         stats = data.get(key)
-        if stats is not None and not _statistics(stats):
+        if stats is not None and not is_statistics(stats):
             raise InputError(f"{path}: `{key}` must be null or {{\"mean\": [...], \"std\": [...]}}"
                              f" with as many finite means as positive stds")
 
 
-def _number(x: Any) -> bool:
+def finite_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def _statistics(stats: Any) -> bool:
+def is_statistics(stats: Any) -> bool:
     """{"mean": [...], "std": [...]} (or single numbers): finite means, positive stds."""
     if not isinstance(stats, dict) or not {"mean", "std"} <= set(stats):
         return False
-    mean, std = ([v] if _number(v) else v for v in (stats["mean"], stats["std"]))
+    mean, std = ([v] if finite_number(v) else v for v in (stats["mean"], stats["std"]))
     return isinstance(mean, list) and isinstance(std, list) and len(mean) == len(std) > 0 \
-        and all(_number(m) for m in mean) and all(_number(s) and s > 0 for s in std)
+        and all(finite_number(m) for m in mean) and all(finite_number(s) and s > 0 for s in std)

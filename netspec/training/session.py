@@ -8,6 +8,7 @@ not fit the task, an unknown id in `freeze`) is a located SpecError: nothing has
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -76,18 +77,20 @@ def train_once(spec, cfg, ctx, progress, run: RunDir | None = None, fold: int | 
         run = RunDir(parent.path / f"fold{fold + 1}") if parent else \
             RunDir.create(cfg.out, cfg.name or spec.name)
         run.path.mkdir(parents=True, exist_ok=True)
-        write_run_files(run, spec, cfg, data, task.output_kind(cfg, data, out_node))
-    trainer = Trainer(spec, cfg, data, ctx, run if ctx.main else None, progress, model,
-                      output_index, task)
-    if resuming:
-        trainer.restore(run.file("last.state.safetensors"))
-        progress.note(f"resuming {run} at epoch {trainer.epoch + 1}"
-                      + (f", step {trainer.batch + 1}" if trainer.batch else ""))
-    found = diagnostics.output_mismatch(cfg.loss.name, cfg.loss.entry.meta["expects"],
-                                        out_node.kind)
-    for d in trainer.remember([found]):
-        progress.warn(d)
-    return _fit(trainer, model, count_parameters)
+    with run.lock() if run is not None and ctx.main else contextlib.nullcontext():
+        if ctx.main and not resuming:
+            write_run_files(run, spec, cfg, data, task.output_kind(cfg, data, out_node))
+        trainer = Trainer(spec, cfg, data, ctx, run if ctx.main else None, progress, model,
+                          output_index, task)
+        if resuming:
+            trainer.restore(run.file("last.state.safetensors"))
+            progress.note(f"resuming {run} at epoch {trainer.epoch + 1}"
+                          + (f", step {trainer.batch + 1}" if trainer.batch else ""))
+        found = diagnostics.output_mismatch(cfg.loss.name, cfg.loss.entry.meta["expects"],
+                                            out_node.kind)
+        for d in trainer.remember([found]):
+            progress.warn(d)
+        return _fit(trainer, model, count_parameters)
 
 
 def _fit(trainer, model, count_parameters) -> Run:
@@ -109,9 +112,17 @@ def _fit(trainer, model, count_parameters) -> Run:
         run.plot(trainer.history)
     progress.summary(summary, trainer.metric_names)
     if status == "interrupted":
-        raise KeyboardInterrupt
+        raise Interrupted(run.path if run else None)
     return Run(run.path if run else None, status, summary, trainer.history, trainer.model,
                trainer.diagnoses)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C ended training; `run` is the run directory to resume (None off rank 0)."""
+
+    def __init__(self, run: Path | None):
+        super().__init__(str(run) if run else "")
+        self.run = run
 
 
 def preload(module: str) -> None:
@@ -138,7 +149,9 @@ def write_run_files(run: RunDir, spec, cfg, data, output: str) -> None:
     run.write_json("data.json", data.meta(output))
     run.write_json("run.json", {"spec_path": str(Path(spec.path).resolve()) if spec.path
                                 and Path(spec.path).exists() else None,
+                                # what chose the params (spec.yaml holds their values)
+                                "variant": spec.variant, "set": spec.settings,
                                 "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
 
 
-__all__ = ["train", "Run"]
+__all__ = ["train", "Run", "Interrupted"]

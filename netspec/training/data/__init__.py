@@ -8,9 +8,10 @@ no DataLoader worker overhead). Images are scaled to [0, 1] (digits ÷ 16) befor
 normalisation statistics of the training split.
 """
 
-from netspec.training.data import bundled, csvfile, idx, images, npz, synthetic
+from netspec.training.data import (bundled, csvfile, idx, images, npz, sequences, shapes,
+                                   synthetic)
 from netspec.training.data.base import DATASETS, Arrays, Data, DataArgs, DataConfig, statistics
 from netspec.training.data.load import load_data
 
 # importing a module registers the sources it defines
-BUILTIN = (bundled, synthetic, images, csvfile, npz, idx)
+BUILTIN = (bundled, synthetic, shapes, sequences, images, csvfile, npz, idx)

@@ -27,6 +27,7 @@ from netspec.training.registry import Args, Registry
 DATASETS = Registry("data set")
 
 # the keys every source takes, besides its own (the hint of a misplaced option lists them)
+MAX_FOLDS = 100             # each fold is a whole training run: more is a typo
 COMMON = ("val", "test", "folds", "split_seed", "shuffle", "normalize")
 
 
@@ -86,8 +87,8 @@ class DataConfig(Args):
         if self.val + self.test >= 1:
             raise ValueError(f"`val` + `test` must leave data to train on, got "
                              f"{self.val} + {self.test}")
-        if self.folds is not None and self.folds < 2:
-            raise ValueError(f"`folds` is 2 or more, got {self.folds}")
+        if self.folds is not None and not 2 <= self.folds <= MAX_FOLDS:
+            raise ValueError(f"`folds` is between 2 and {MAX_FOLDS}, got {self.folds}")
         return self
 
     @property
@@ -122,6 +123,7 @@ class Arrays:
     shuffle: bool = True                        # shuffle before splitting
     test: tuple[np.ndarray, np.ndarray] | None = None   # a test split the files define
     hint: str | None = None                     # how to fix a shape that disagrees with the spec
+    boxes: np.ndarray | None = None             # [N, 4] x0 y0 x1 y1 pixels: each figure's box
 
 
 @dataclass

@@ -10,6 +10,7 @@ import numpy as np
 
 from netspec.errors import InputError, SpecError
 from netspec.training.data.base import Arrays
+from netspec.training.read_bounds import finite
 
 MAX_CLASSES_GUESSED = 50      # an integer target with more distinct values is a regression
 
@@ -20,8 +21,9 @@ def missing(path: str, what: str) -> SpecError:
                      hint="paths in `data:` are relative to the spec file")
 
 
-def targets(x: np.ndarray, values, task: str | None, scale: float) -> Arrays:
-    """Class indices (labels sorted) or float values, as `task` says or the values suggest."""
+def targets(x: np.ndarray, values, task: str | None, scale: float, path=None) -> Arrays:
+    """Class indices (labels sorted) or float values, as `task` says or the values suggest;
+    `path` (the file they came from) names them in messages."""
     values = np.asarray(values)
     if task is None:
         task = "classification" if _looks_like_classes(values) else "regression"
@@ -29,7 +31,9 @@ def targets(x: np.ndarray, values, task: str | None, scale: float) -> Arrays:
         try:
             y = values.astype(np.float32).reshape(len(values), -1)
         except ValueError:
-            raise InputError("a regression target must be numeric", None) from None
+            raise InputError(f"{path or 'the data'}: a regression target must be numeric",
+                             None) from None
+        finite(y, path or "the data", "the target")
         return Arrays(x, y, "regression", scale=scale)
     labels, y = np.unique(values, return_inverse=True)
     if labels.dtype.kind in "iuf":

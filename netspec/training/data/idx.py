@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import gzip
+import math
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from netspec.errors import InputError
+from netspec.training import read_bounds as bounds
 from netspec.training.data.base import DATASETS, Arrays, DataArgs
 from netspec.training.data.files import missing
 
@@ -20,22 +23,41 @@ class IdxArgs(DataArgs):
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """One IDX file (gzipped or not): magic 0x0000TTNN (type, number of dims), dims, data."""
+    """One IDX file (gzipped or not): magic 0x0000TTNN (type, number of dims), dims, data.
+    The header's promise is bounded before the data is read, and must match what follows."""
+    bounds.regular_file(path, "IDX file")
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise InputError(f"cannot read {path}: {e}", None) from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
-        raise InputError(f"{path} is not an IDX file (bad magic number)", None)
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    dtype = np.dtype(_IDX_TYPES[raw[2]])
-    start = 4 + 4 * ndim
-    if len(raw) - start != int(np.prod(dims)) * dtype.itemsize:
-        raise InputError(f"{path} is truncated: its header promises {dims}", None)
-    return np.frombuffer(raw, dtype=dtype, offset=start).reshape(dims)
+            head = f.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] not in _IDX_TYPES:
+                raise InputError(f"{path} is not an IDX file (bad magic number)", None,
+                                 hint="MNIST's files start 00 00 08 03 (images) or "
+                                      "00 00 08 01 (labels)")
+            ndim = head[3]
+            raw_dims = f.read(4 * ndim)
+            dims = [int.from_bytes(raw_dims[4 * i:4 * i + 4], "big") for i in range(ndim)]
+            dtype = np.dtype(_IDX_TYPES[head[2]])
+            if ndim == 0 or len(raw_dims) < 4 * ndim:
+                raise InputError(f"{path}: its header has no sizes (it says {ndim} dims)")
+            if dims[0] == 0:
+                raise InputError(f"{path} holds 0 samples (its header says {dims})")
+            expected = math.prod(dims) * dtype.itemsize
+            bounds.within(path, expected, f"the {dims} {dtype} its header promises")
+            raw = f.read(expected + 1)
+    except (OSError, EOFError, zlib.error) as e:
+        raise InputError(f"cannot read {path}: {str(e) or type(e).__name__}", None,
+                         hint="the file is damaged or cut off (an interrupted download?); "
+                              "fetch it again") from None
+    if len(raw) != expected:
+        state = "truncated" if len(raw) < expected else "longer than its header says"
+        raise InputError(f"{path} is {state}: its header promises {dims} "
+                         f"({expected} bytes of data), it holds {len(raw)}"
+                         f"{'' if len(raw) <= expected else ' or more'}", None,
+                         hint="fetch the file again")
+    x = np.frombuffer(raw, dtype=dtype).reshape(dims)
+    bounds.finite(x, path, "the data")
+    return x
 
 
 def _idx_pair(root: Path, prefix: str):
@@ -52,6 +74,10 @@ def _idx_pair(root: Path, prefix: str):
     if len(x) != len(y):
         raise InputError(f"{images_file} has {len(x)} images but {labels_file} {len(y)} labels",
                          None)
+    if y.ndim != 1:
+        raise InputError(f"{labels_file}: labels are one number per image, its header says "
+                         f"{list(y.shape)}")
+    bounds.labels(y, labels_file)
     return (x.astype(np.float32)[:, None] / 255.0, y.astype(np.int64))
 
 
@@ -67,5 +93,7 @@ def idx(a: IdxArgs, shape: tuple, cfg) -> Arrays:
                          hint="MNIST's files: train-images-idx3-ubyte.gz, "
                               "train-labels-idx1-ubyte.gz (and t10k-* for the test split)")
     test = _idx_pair(root, "t10k")
-    labels = [str(i) for i in range(int(train[1].max()) + 1)]
+    # a class seen only in the test files still gets a label: none is out of range
+    top = max(int(train[1].max()), int(test[1].max()) if test is not None else 0)
+    labels = [str(i) for i in range(top + 1)]
     return Arrays(train[0], train[1], "classification", labels, 1 / 255, test=test)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from netspec.errors import InputError, SpecError
+from netspec.training import read_bounds as bounds
 from netspec.training.data.base import DATASETS, Arrays, DataArgs, PositiveInt
 from netspec.training.data.files import missing
 
@@ -38,15 +39,15 @@ def images(a: ImagesArgs, shape: tuple, cfg) -> Arrays:
     mode = {1: "L", 3: "RGB", 4: "RGBA"}.get(channels)
     if mode is None:
         raise SpecError(f"images have 1, 3 or 4 channels; the spec's input has {channels}", None)
-    xs, ys = [], []
-    for label, name in enumerate(classes):
-        for file in sorted((root / name).iterdir()):
-            if file.suffix.lower() in IMAGE_EXTENSIONS:
-                xs.append(_read(file, mode, width, height))
-                ys.append(label)
-    if not xs:
+    files = [(label, file) for label, name in enumerate(classes)
+             for file in sorted((root / name).iterdir())
+             if file.suffix.lower() in IMAGE_EXTENSIONS]
+    if not files:
         raise InputError(f"no image files under {root}", None,
                          hint=f"image files end in {', '.join(sorted(IMAGE_EXTENSIONS))}")
+    bounds.in_memory(len(files), len(mode) * height * width, root, "images")
+    xs = [_read(file, mode, width, height) for _, file in files]
+    ys = [label for label, _ in files]
     return Arrays(np.stack(xs), np.asarray(ys, dtype=np.int64), "classification", classes,
                   1 / 255)
 
@@ -55,10 +56,14 @@ def _read(file: Path, mode: str, width: int, height: int) -> np.ndarray:
     """One image as [C, H, W] floats in [0, 1]."""
     from PIL import Image, UnidentifiedImageError
 
+    bounds.regular_file(file, "image")
     try:
-        with Image.open(file) as img:
+        with bounds.open_image(Image, file) as img:      # its size bounded from the header
             img = img.convert(mode).resize((width, height), Image.BILINEAR)
             arr = np.asarray(img, dtype=np.float32) / 255.0
-    except (OSError, UnidentifiedImageError) as e:
-        raise InputError(f"cannot read image {file}: {e}", None) from None
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, EOFError,
+            Image.DecompressionBombError) as e:
+        raise InputError(f"cannot read image {file}: {e}", None,
+                         hint="the file is damaged or not an image") from None
     return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+

@@ -114,6 +114,8 @@ def _split(arrays: Arrays, cfg: DataConfig, fold: int | None, loc=None) -> dict:
     groups = [np.flatnonzero(y == c) for c in np.unique(y)] if classify and shuffle \
         else [np.arange(len(y))]
     test_frac = 0.0 if arrays.test is not None else cfg.test
+    if fold is not None:
+        _check_folds(cfg, [len(g) - int(round(len(g) * test_frac)) for g in groups], loc)
     parts: dict[str, list] = {"train": [], "val": [], "test": []}
     for group in groups:
         order = rng.permutation(group) if shuffle else group
@@ -139,3 +141,12 @@ def _split(arrays: Arrays, cfg: DataConfig, fold: int | None, loc=None) -> dict:
         raise SpecError(f"too little data to train on: {len(y)} samples", loc,
                         hint="lower `val`/`test`, or give more samples")
     return out
+
+
+def _check_folds(cfg: DataConfig, sizes: list[int], loc=None) -> None:
+    """k folds need k samples to validate on, one each, and more to train on."""
+    total = sum(sizes)
+    if cfg.folds > total // 2:
+        raise SpecError(f"`folds: {cfg.folds}` needs at least {2 * cfg.folds} samples besides "
+                        f"the test split; this data has {total}", loc,
+                        hint=f"use `folds` of at most {max(2, total // 2)} (5 or 10 is usual)")
