@@ -74,27 +74,28 @@ def _tensor(root: nn.Module, g: fx.Graph, node, kind, batch_of: fx.Node) -> fx.N
     the node's own name (its state_dict key), expanded to the batch of the network's first
     input: `p.expand(x.size(0), *shape)`, a view (no copy) that fx and ONNX export keep
     dynamic."""
-    tensor = kind.build([], node.args)
-    *parents, leaf = node.name.split(".")
-    owner = root
-    for part in parents:
-        if not hasattr(owner, part):
-            owner.add_module(part, nn.Module())
-        owner = getattr(owner, part)
-    owner.register_parameter(leaf, tensor)
+    owner, leaf = _owner(root, node.name)
+    owner.register_parameter(leaf, kind.build([], node.args))
     batch = g.call_method("size", (batch_of, 0))
     return g.call_method("expand", (g.get_attr(node.name), batch, *node.shape))
 
 
-def _attach(root: nn.Module, path: str, module: nn.Module) -> None:
-    """Put `module` at dotted `path`, creating plain container modules on the way."""
+def _owner(root: nn.Module, path: str) -> tuple[nn.Module, str]:
+    """The module that holds dotted `path`, and the last part of the path; plain container
+    modules are created on the way."""
     *parents, leaf = path.split(".")
     here = root
     for part in parents:
         if not hasattr(here, part):
             here.add_module(part, nn.Module())
         here = getattr(here, part)
-    here.add_module(leaf, module)
+    return here, leaf
+
+
+def _attach(root: nn.Module, path: str, module: nn.Module) -> None:
+    """Put `module` at dotted `path`, creating plain container modules on the way."""
+    owner, leaf = _owner(root, path)
+    owner.add_module(leaf, module)
 
 
 def _class_name(name: str) -> str:
