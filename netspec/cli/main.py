@@ -143,7 +143,7 @@ def check(spec: str, depth: int | None, explain: bool, as_json: bool,
       netspec check specs/resnet18_tv.yaml --depth 1
       netspec check specs/lenet5.yaml --explain
       netspec check specs/lstm_seq.yaml --input seq=50 --json
-      netspec check specs/resnet.yaml --variant resnet34 --set width=32
+      netspec check specs/resnet.yaml --variant resnet50 --set "layers=[2, 2, 2, 2]"
     """
     from netspec.report import check as run_check
     from netspec.graph.load import load

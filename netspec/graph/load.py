@@ -1,7 +1,7 @@
 """Loading a spec: parse it, and when it has mistakes, expand what did parse to find the rest.
 
     spec = load("specs/resnet18.yaml")       # raises SpecError with every mistake, in file order
-    spec = load("specs/resnet.yaml", variant="resnet34", settings=["width=32"])
+    spec = load("specs/resnet.yaml", variant="resnet34", settings=["layers=[3, 4, 6, 3]"])
 
 A spec that parses cleanly is returned without expanding it (`check` and `build` expand it
 anyway); one with mistakes is expanded as far as it parsed, so that shape, `$` reference and
