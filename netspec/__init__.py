@@ -38,14 +38,16 @@ def loads(text: str, file: str = "<spec>", *, variant: str | None = None, set=No
 
 
 def check(spec, input_shapes=None, bindings=None, *, variant: str | None = None, set=None):
-    """The static report (shapes, params, MACs, memory) of a spec; never imports torch."""
+    """The static report (shapes, params, MACs, memory) of a spec; never imports torch.
+    A spec of several networks gives a MultiReport (`.networks`: name -> Report)."""
     from netspec.report import check as _check
 
     return _check(_as_spec(spec, variant, set), input_shapes, bindings)
 
 
 def build(spec, *, init: str | None = None, variant: str | None = None, set=None, **kw: Any):
-    """A torch.fx.GraphModule computing the spec's network."""
+    """A torch.fx.GraphModule computing the spec's network (with `networks:`, the one
+    `network=NAME` names)."""
     from netspec.compiler.build import build as _build
 
     return _build(_as_spec(spec, variant, set), init=init, **kw)
@@ -56,11 +58,13 @@ def build_from_yaml(text_or_path, **kw: Any):
     return build(text_or_path, **kw)
 
 
-def draw(spec, path, *, variant: str | None = None, set=None, **options: Any):
-    """Draw the spec's network to `path` (.svg, .png, .pdf or .dot)."""
+def draw(spec, path, *, variant: str | None = None, set=None, network: str | None = None,
+         **options: Any):
+    """Draw the spec's network (with `networks:`, the one `network` names) to `path` (.svg,
+    .png, .pdf or .dot)."""
     from netspec.drawing.render import draw as _draw
 
-    return _draw(_as_spec(spec, variant, set), path, **options)
+    return _draw(_as_spec(spec, variant, set).network(network), path, **options)
 
 
 def train(spec=None, *, variant: str | None = None, set=None, **overrides: Any):

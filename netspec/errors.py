@@ -134,8 +134,20 @@ class Collector:
     raised inside is recorded and the work goes on with the next piece.
     """
 
+    # "did you mean" compares a word with every choice (~1 ms): past this many, a spec of
+    # thousands of misspellings is still reported whole, the later ones without a guess
+    MAX_SUGGESTIONS = 200
+
     def __init__(self) -> None:
         self.diagnostics: list[Diagnostic] = []
+        self.suggested = 0
+
+    def suggest(self, word: str, choices) -> str | None:
+        """`did_you_mean`, while this collection has made fewer than MAX_SUGGESTIONS."""
+        if self.suggested >= self.MAX_SUGGESTIONS:
+            return None
+        self.suggested += 1
+        return did_you_mean(word, choices)
 
     def add(self, error: SpecError | Diagnostic) -> None:
         if isinstance(error, SpecError):

@@ -85,11 +85,13 @@ def table_rows(text: str) -> list[list[str]]:
 def test_check_table(specs):
     out = run("check", "small.yaml")
     assert re.split(r"\s{2,}", out.splitlines()[0].strip()) == [
-        "layer", "kind", "output shape", "params", "MACs"]
+        "layer", "kind", "output shape", "rf", "params", "MACs"]
     rows = table_rows(out)
     assert rows[0] == ["input", "input", "[3, 32, 32]"]
-    assert rows[1:] == [[n, k, "[" + ", ".join(map(str, s)) + "]", f"{p:,}", f"{m:,}"]
-                        for n, k, s, p, m in SMALL_LAYERS]
+    # receptive fields: 3x3 convs (3, then 5), the 2x2 maxpool adds 1; none after flatten
+    rf = ["3x3"] * 3 + ["5x5"] * 3 + ["6x6"]
+    assert rows[1:] == [[n, k, "[" + ", ".join(map(str, s)) + "]", *rf[i:i + 1], f"{p:,}",
+                         f"{m:,}"] for i, (n, k, s, p, m) in enumerate(SMALL_LAYERS)]
     assert out.splitlines()[-4:] == [
         "small: 9 layers; output output [10]",
         "params      42,386 (42.39 K; 42,386 trainable)",
@@ -102,8 +104,9 @@ def test_check_depth_0_folds_every_block_into_one_row(specs):
     rows = table_rows(run("check", "small.yaml", "--depth", "0"))
     assert [r[0] for r in rows] == ["input", "stem", "1", "2", "3", "4"]
     stem, second = rows[1], rows[2]
-    assert stem[1].startswith("cbr") and stem[2:] == ["[8, 32, 32]", "232", "221,184"]
-    assert second[1].startswith("cbr") and second[2:] == ["[16, 32, 32]", "1,184", "1,179,648"]
+    assert stem[1].startswith("cbr") and stem[2:] == ["[8, 32, 32]", "3x3", "232", "221,184"]
+    assert second[1].startswith("cbr") and second[2:] == ["[16, 32, 32]", "5x5", "1,184",
+                                                          "1,179,648"]
 
 
 def test_check_depth_keeps_the_totals(specs):
@@ -129,8 +132,9 @@ def test_check_json_has_exactly_the_keys_of_design_section_3(specs):
     assert set(report["params"]) == {"total", "trainable"}
     assert report["params"] == {"total": 42386, "trainable": 42386}
     assert report["macs"] == sum(m for *_, m in SMALL_LAYERS)
-    for layer in report["layers"]:
-        assert set(layer) == {"name", "kind", "from", "shape", "params", "macs"}
+    for layer in report["layers"]:      # DESIGN §3b: receptive fields where spatial
+        spatial = {"rf", "jump", "start"} if len(layer["shape"]) == 3 else set()
+        assert set(layer) == {"name", "kind", "from", "shape", "params", "macs", *spatial}
     assert [(x["name"], x["kind"], x["shape"], x["params"], x["macs"])
             for x in report["layers"]] == [tuple(row) for row in SMALL_LAYERS]
     assert [x["from"] for x in report["layers"][:2]] == [["input"], ["stem.0"]]

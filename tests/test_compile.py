@@ -38,6 +38,30 @@ ROOT = Path(__file__).resolve().parents[1]
 ZOO = sorted((ROOT / "specs").glob("*.yaml"))
 
 
+def _zoo_networks() -> list[tuple[Path, str | None]]:
+    """Every network of the zoo: (spec file, its network's name, or None for a spec of one)."""
+    out = []
+    for path in ZOO:
+        try:
+            networks = netspec.load(path).networks
+        except netspec.SpecError:
+            networks = None         # the tests report it
+        out += [(path, name) for name in networks] if networks else [(path, None)]
+    return out
+
+
+ZOO_NETWORKS = _zoo_networks()
+
+
+def _load_network(path: Path, network: str | None):
+    spec = netspec.load(path)
+    return spec.network(network) if network else spec
+
+
+def _net_id(path: Path, network: str | None) -> str:
+    return f"{path.stem}.{network}" if network else path.stem
+
+
 # ---- helpers ------------------------------------------------------------------------------
 
 def example_inputs(graph, batch: int, seed: int = 0) -> list[torch.Tensor]:
@@ -127,31 +151,32 @@ def quick_inputs(spec) -> dict:
     return kw
 
 
-def _full_size_param(path: Path):
+def _full_size_param(path: Path, network: str | None = None):
     """A full-size zoo run is marked slow when it would take more than about 5 s on two CPU
     cores in the whole suite (VGG-11, 133 M params: 3.5 s alone, 12 s beside other tests;
     ResNet-50, 4.1 GMACs: 1.5 s alone, 5 s beside others)."""
     try:
-        spec = netspec.load(path)
+        spec = _load_network(path, network)
         report = static_check(spec, None, {d: 8 for d in _symbolic(spec)})
         heavy = report.macs > 10e9 or report.params > 100e6
     except netspec.SpecError:
         heavy = False          # the fast test reports the error
-    return pytest.param(path, id=path.stem, marks=[pytest.mark.slow] if heavy else [])
+    return pytest.param(path, network, id=_net_id(path, network),
+                        marks=[pytest.mark.slow] if heavy else [])
 
 
 @pytest.mark.skipif(not ZOO, reason="no zoo specs in specs/ yet")
-@pytest.mark.parametrize("path", ZOO, ids=[p.stem for p in ZOO])
-def test_zoo_spec_builds_as_checked(path: Path):
-    spec = netspec.load(path)
+@pytest.mark.parametrize("path, network", ZOO_NETWORKS, ids=[_net_id(*p) for p in ZOO_NETWORKS])
+def test_zoo_spec_builds_as_checked(path: Path, network: str | None):
+    spec = _load_network(path, network)
     model = netspec.build(spec, **quick_inputs(spec))
     assert_matches_check(model)
 
 
 @pytest.mark.skipif(not ZOO, reason="no zoo specs in specs/ yet")
-@pytest.mark.parametrize("path", [_full_size_param(p) for p in ZOO])
-def test_zoo_spec_full_size(path: Path):
-    spec = netspec.load(path)
+@pytest.mark.parametrize("path, network", [_full_size_param(*p) for p in ZOO_NETWORKS])
+def test_zoo_spec_full_size(path: Path, network: str | None):
+    spec = _load_network(path, network)
     model = netspec.build(spec, bindings={d: 8 for d in _symbolic(spec)})
     assert n_params(model) == netspec.check(spec, bindings={d: 8 for d in _symbolic(spec)}).params
     assert_matches_check(model)

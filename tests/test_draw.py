@@ -8,7 +8,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -19,46 +18,11 @@ from netspec.cli.main import main
 from netspec.drawing.render import GraphvizMissing, draw
 from netspec.errors import SetupError, SpecError
 
+from dot_source import SMALL, dot_of, parse_dot, shape_of, text
+
 HAS_DOT = shutil.which("dot") is not None
 needs_dot = pytest.mark.skipif(not HAS_DOT, reason="Graphviz's `dot` program is not installed "
                                                    "(apt-get install graphviz)")
-
-# a block used with `repeat`, a parallel merged by concat, a plain repeat, a merge by add
-SMALL = """\
-name: small
-input: [3, 16, 16]
-blocks:
-  res:
-    params: {out: null}
-    layers:
-      - conv: {out: $out, kernel: 3, padding: 1, bias: false}
-        id: c1
-      - batchnorm
-      - relu
-      - conv: {out: $out, kernel: 3, padding: 1}
-        id: c2
-      - add: {}
-        from: [input, c2]
-layers:
-  - conv: {out: 8, kernel: 3, padding: 1}
-    id: stem
-  - relu
-  - res: {out: 8}
-    id: stage
-    repeat: 3
-  - parallel:
-      merge: concat
-      branches:
-        - [{conv: {out: 4, kernel: 1}}, relu]
-        - [{conv: {out: 4, kernel: 3, padding: 1}}]
-    id: mix
-  - maxpool: 2
-  - flatten
-  - linear: 8
-    repeat: 2
-    id: fc
-  - linear: 10
-"""
 
 # every copy halves the size: the edge out of a folded repeat carries the last copy's shape
 SHRINKING = """\
@@ -76,68 +40,6 @@ layers:
     repeat: 3
   - flatten
 """
-
-
-# ---- a small parser for the DOT the graphviz package writes -------------------------------
-
-@dataclass
-class Dot:
-    nodes: dict[str, str] = field(default_factory=dict)                  # id -> label
-    edges: dict[tuple[str, str], dict] = field(default_factory=dict)     # -> attributes
-    clusters: dict[str, dict] = field(default_factory=dict)   # name -> label, parent, nodes
-    graph: dict[str, str] = field(default_factory=dict)       # top-level graph attributes
-
-
-_ID = r'"((?:[^"\\]|\\.)*)"|([\w./]+)'
-_ATTR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|<.*?>(?= \w+=|$)|[^ \]]+)')
-
-
-def _attrs(text: str) -> dict[str, str]:
-    """`key=value` pairs; an HTML value `<...>` without its outer brackets."""
-    return {k: v[1:-1] if v[:1] in '"<' else v for k, v in _ATTR.findall(text)}
-
-
-def parse_dot(source: str) -> Dot:
-    dot, stack = Dot(), []
-    for line in source.splitlines():
-        line = line.strip()
-        if m := re.match(rf"subgraph (?:{_ID}) \{{$", line):
-            name = (m[1] or m[2]).removeprefix("cluster_")
-            dot.clusters[name] = {"parent": stack[-1] if stack else None, "nodes": [],
-                                  "label": ""}
-            stack.append(name)
-        elif line == "}":
-            if stack:
-                stack.pop()
-        elif m := re.match(rf"(?:{_ID}) -> (?:{_ID})(?: \[(.*)\])?$", line):
-            dot.edges[(m[1] or m[2], m[3] or m[4])] = _attrs(m[5] or "")
-        elif m := re.match(r"graph \[(.*)\]$", line):
-            dot.graph.update(_attrs(m[1]))
-        elif stack and re.match(r"\w+=", line):          # a cluster's own attributes
-            dot.clusters[stack[-1]].update(_attrs(line))
-        elif m := re.match(rf"(?:{_ID}) \[(.*)\]$", line):
-            node = m[1] or m[2]
-            if node not in ("node", "edge", "graph"):
-                dot.nodes[node] = _attrs(m[3]).get("label", "")
-                if stack:
-                    dot.clusters[stack[-1]]["nodes"].append(node)
-        elif not re.match(r"(digraph .*\{)?$", line):
-            raise AssertionError(f"unexpected DOT line: {line[:120]}")
-    return dot
-
-
-def dot_of(tmp_path: Path, text: str = SMALL, **options) -> Dot:
-    path = draw(text, tmp_path / "net.dot", **options)
-    return parse_dot(path.read_text(encoding="utf-8"))
-
-
-def text(label: str) -> str:
-    """A node's HTML label as plain text."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]*>", " ", label)).strip()
-
-
-def shape_of(edge: dict) -> str:
-    return edge.get("label", "").strip()
 
 
 # ---- what the diagram shows ----------------------------------------------------------------
@@ -258,15 +160,6 @@ def test_rankdir_lr(tmp_path):
         dot_of(tmp_path, rankdir="BT")
 
 
-def test_a_deep_network_wraps_into_columns(tmp_path):
-    deep = "input: [16]\nlayers:\n" + "  - linear: 16\n  - tanh\n  - dropout: 0.1\n" * 60
-    dot = dot_of(tmp_path, deep)
-    wraps = [e for e, attrs in dot.edges.items() if attrs.get("constraint") == "false"]
-    assert len(wraps) >= 2 and all(h.startswith("wrap/") for _, h in wraps)
-    assert not any(a.get("constraint") for a in dot_of(tmp_path, deep, columns=1).edges.values())
-    assert not any(a.get("constraint") for a in dot_of(tmp_path).edges.values())
-
-
 # ---- files, errors, the CLI ------------------------------------------------------------------
 
 @needs_dot
@@ -331,13 +224,12 @@ def test_help_has_examples():
 
 def test_a_spec_error_is_the_same_located_error_as_check(tmp_path):
     spec = tmp_path / "bad.yaml"
-    spec.write_text("input: [3, 8, 8]\nlayers:\n  - conv: {out: 4, kernel: 3}\n"
-                    "  - maxpool: 8\n")
+    spec.write_text("input: [3, 8, 8]\nlayers:\n  - conv: {out: 4, kernel: 3, strid: 2}\n")
     check = CliRunner().invoke(main, ["check", str(spec)])
     drawn = CliRunner().invoke(main, ["draw", str(spec), "-o", str(tmp_path / "bad.dot")])
     assert check.exit_code == drawn.exit_code == 1
-    assert drawn.stderr == check.stderr and f"{spec}:4:" in drawn.stderr
-    assert not (tmp_path / "bad.dot").exists()
+    assert drawn.stderr == check.stderr and f"{spec}:3:" in drawn.stderr
+    assert not (tmp_path / "bad.dot").exists()      # not a shape error: nothing to draw
     with pytest.raises(SpecError) as info:
         draw(spec, tmp_path / "bad.dot")
     assert str(info.value) in check.stderr

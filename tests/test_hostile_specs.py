@@ -377,3 +377,59 @@ def test_no_bound_is_reached_by_work_after_the_first_error(tmp_path):
         err = check_in_subprocess(tmp_path)
         assert len(LOCATED.findall(err)) == 1, err
         assert "entries to expand" not in err
+
+
+# ---- bounds reached without doing the work ------------------------------------------------
+
+def test_a_bound_is_known_before_any_copy_is_expanded():
+    """Blocks that use blocks multiply: the size of a use is read from the spec (a lower
+    bound), so a use that would cross MAX_NODES is refused before it is expanded."""
+    from netspec.graph.estimate import Estimates
+    from netspec.graph.load import loads
+    from netspec.kinds import kinds
+
+    spec = loads(BOMBS["2^20 nodes"][0].replace("layers: [w0]", "layers: [relu]"))
+    est = Estimates({**spec.blocks}, kinds())
+    # layers: the 2**20 leaves; work: every entry visited, the leaves' relu entries included
+    assert est.body("w0") == (2 ** 20, 3 * 2 ** 20 - 2)
+    assert est.body("w19") == (2, 4)
+
+
+def test_what_may_be_left_out_counts_as_nothing():
+    """`if:`, a `repeat:` from an expression and a kind named by `$act` may make nothing:
+    the estimate is a lower bound, so it counts them 0 and refuses no spec that fits."""
+    from netspec.graph.estimate import Estimates
+    from netspec.graph.load import loads
+    from netspec.kinds import kinds
+
+    spec = loads(B + "blocks:\n  b:\n    params: {n: 2, act: relu}\n    layers:\n"
+                 "      - {relu: null, if: $(n > 1)}\n      - {relu: null, repeat: $n}\n"
+                 "      - $act\n      - {tanh: null, repeat: 3}\nlayers: [b]\n")
+    assert Estimates(spec.blocks, kinds()).body("b") == (3, 4)
+
+
+def test_a_large_spec_that_needs_the_slow_reader_is_refused_at_its_tab(tmp_path):
+    big = B + "layers: [relu]\n" + ("# " + "x" * 77 + "\n") * (2 * 2 ** 20 // 80)
+    _write(tmp_path, {"spec.yaml": big + "x:\t1\n"})
+    err = check_in_subprocess(tmp_path)
+    line = big.count("\n") + 1
+    assert err.startswith(f"spec.yaml:{line}:3: error: a tab here needs the full YAML reader")
+    assert "indent with spaces" in err
+
+
+def test_tabs_in_comments_of_a_large_spec_keep_the_fast_reader(tmp_path):
+    big = B + "layers: [relu]\n" + ("#\t" + "x" * 77 + "\n") * (2 * 2 ** 20 // 80)
+    _write(tmp_path, {"spec.yaml": big})
+    done = subprocess.run([sys.executable, "-m", "netspec", "check", "spec.yaml"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=20)
+    assert done.returncode == 0, done.stderr
+
+
+def test_thousands_of_misspellings_are_all_reported(tmp_path):
+    """Every one is reported; the first 200 carry a "did you mean" (each costs ~1 ms)."""
+    _write(tmp_path, {"spec.yaml": B + "layers:\n" +
+                      "".join(f"  - relux{i}\n" for i in range(1000))})
+    err = check_in_subprocess(tmp_path)
+    assert err.count("error: unknown layer kind") == 1000
+    assert err.count("hint: did you mean") == 200
+    assert "1000 errors" in err

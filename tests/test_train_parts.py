@@ -45,6 +45,10 @@ TARGETS = torch.randn(6, 2)
     ("mse", {}, VALUES, TARGETS, F.mse_loss(VALUES, TARGETS)),
     ("mae", {}, VALUES, TARGETS, F.l1_loss(VALUES, TARGETS)),
     ("huber", {"delta": 0.5}, VALUES, TARGETS, F.huber_loss(VALUES, TARGETS, delta=0.5)),
+    ("smooth_l1", {"beta": 0.5}, VALUES, TARGETS, F.smooth_l1_loss(VALUES, TARGETS, beta=0.5)),
+    ("hinge", {}, LOGITS, CLASSES, torch.nn.MultiMarginLoss()(LOGITS, CLASSES)),
+    ("hinge", {"margin": 2.0, "p": 2}, LOGITS, CLASSES,
+     torch.nn.MultiMarginLoss(p=2, margin=2.0)(LOGITS, CLASSES)),
 ])
 def test_losses_match_torch(name, args, out, y, reference):
     assert torch.allclose(build_loss(choice(LOSSES, name, **args))(out, y), reference, atol=1e-6)
@@ -108,6 +112,10 @@ def test_one_output_unit_is_thresholded():
     ("adam", {"weight_decay": 1e-4}, torch.optim.Adam),
     ("adamw", {}, torch.optim.AdamW),
     ("rmsprop", {}, torch.optim.RMSprop),
+    ("adagrad", {"lr": 0.05, "lr_decay": 1e-3}, torch.optim.Adagrad),
+    ("adadelta", {"rho": 0.95}, torch.optim.Adadelta),
+    ("nadam", {"momentum_decay": 2e-3}, torch.optim.NAdam),
+    ("radam", {"betas": (0.8, 0.99)}, torch.optim.RAdam),
 ])
 def test_optimizers_are_torchs(name, args, cls):
     opt = build_optimizer(choice(OPTIMIZERS, name, **args), [torch.nn.Parameter(torch.ones(2))])
@@ -130,6 +138,8 @@ def run_schedule(name, epochs=10, steps=5, **args):
     ("exponential", {"gamma": 0.9},
      lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.9)),
     ("cosine", {}, lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=10)),
+    ("poly", {"power": 2.0},
+     lambda o: torch.optim.lr_scheduler.PolynomialLR(o, total_iters=10, power=2.0)),
 ])
 def test_epoch_schedules_match_torch(name, args, torch_sched):
     opt = torch.optim.SGD([torch.nn.Parameter(torch.ones(1))], lr=1.0)

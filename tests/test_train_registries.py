@@ -29,7 +29,7 @@ layers:
   - linear: 1
 train:
   data: {name: xor, samples: 400}
-  loss: hinge
+  loss: signed_hinge
   epochs: 3
   batch_size: 32
   optimizer: {adam: 0.01}
@@ -59,12 +59,12 @@ def hinge(a):
 @pytest.fixture
 def registered():
     DATASETS.add("xor", XorArgs)(xor)
-    LOSSES.add("hinge", NoArgs, expects="logits", target="one_hot")(hinge)
+    LOSSES.add("signed_hinge", NoArgs, expects="logits", target="one_hot")(hinge)
     try:
         yield
     finally:
         DATASETS.remove("xor")
-        LOSSES.remove("hinge")
+        LOSSES.remove("signed_hinge")
 
 
 def train(text: str, tmp_path, **overrides):
@@ -76,7 +76,7 @@ def test_a_loss_and_a_data_set_registered_here_train(registered, tmp_path):
     r = train(XOR, tmp_path)
     assert r.ok and r.summary["test"]["accuracy"] > 0.6
     cfg = json.loads((r.path / "train.json").read_text())
-    assert cfg["loss"] == {"hinge": {}} and cfg["task"] == {"classify": {}}
+    assert cfg["loss"] == {"signed_hinge": {}} and cfg["task"] == {"classify": {}}
     assert cfg["data"]["samples"] == 400
     meta = json.loads((r.path / "data.json").read_text())
     assert meta["task"] == "classification" and meta["output"] == "logits"

@@ -66,6 +66,22 @@ FIGURES = {
     "dcgan_generator": ([100, 1, 1], [3, 64, 64], 3_576_704, None),
     "dcgan_discriminator": ([3, 64, 64], [1], 2_765_568, None),
     "patchgan_discriminator": ([6, 256, 256], [1, 30, 30], 2_768_705, None),
+    # one word id -> its vector: a vocab x dim table (20000 x 100)
+    "word2vec_skipgram": ([1], [100], 20_000 * 100, None),
+    "word2vec_cbow": ([1], [100], 20_000 * 100, None),
+}
+
+# specs of several networks (`networks:`): per network, as FIGURES
+NETWORK_FIGURES = {
+    # 100*128*16 + 256 + 128*64*16 + 128 + 64*32*16 + 64 + 32*16 (bias-free transposed convs)
+    # and 16*32 + 32*64*16 + 128 + 64*128*16 + 256 + 128*16
+    "dcgan_digits": {"generator": ([100, 1, 1], [1, 32, 32], 369_600, None),
+                     "discriminator": ([1, 32, 32], [1], 166_784, None)},
+    # a ResNet generator (c7s1-8, d16, 2 residual blocks, u8, c7s1-1) and a 3-layer PatchGAN
+    "cyclegan_small": {"g_ab": ([1, 32, 32], [1, 32, 32], 13_297, None),
+                       "g_ba": ([1, 32, 32], [1, 32, 32], 13_297, None),
+                       "d_a": ([1, 32, 32], [1, 7, 7], 9_009, None),
+                       "d_b": ([1, 32, 32], [1, 7, 7], 9_009, None)},
 }
 
 # Intermediate shapes listed in the issue, in order: they must appear among the layers' output
@@ -101,13 +117,23 @@ def report(name: str):
 
 
 def test_the_zoo_is_complete():
-    assert sorted(FIGURES) == ZOO
+    assert sorted([*FIGURES, *NETWORK_FIGURES]) == ZOO
+
+
+@pytest.mark.parametrize("name, network", [(n, k) for n, nets in NETWORK_FIGURES.items()
+                                           for k in nets])
+def test_network_figures(name, network):
+    r = report(name)
+    assert list(r.networks) == list(NETWORK_FIGURES[name])
+    _figures(r.networks[network], *NETWORK_FIGURES[name][network])
 
 
 @pytest.mark.parametrize("name", FIGURES)
 def test_figures(name):
-    shape_in, shape_out, params, macs = FIGURES[name]
-    r = report(name)
+    _figures(report(name), *FIGURES[name])
+
+
+def _figures(r, shape_in, shape_out, params, macs):
     assert [list(i.shape) for i in r.graph.inputs.values()] == [shape_in]
     assert [list(s) for s in r.outputs.values()] == [shape_out]
     assert r.params == r.trainable == params

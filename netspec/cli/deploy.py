@@ -41,10 +41,13 @@ class BatchSize(click.ParamType):
               help="Skip onnx.checker and the onnxruntime-vs-torch comparison.")
 @click.option("--weights", is_flag=True,
               help="Also write the weights as safetensors next to the .onnx file.")
+@click.option("--network", default=None, metavar="NAME",
+              help="With `networks:` (a GAN's spec or run), the network to export (required "
+                   "there).")
 @spec_choice_options
 def export_command(source: str, output: str | None, opset: int | None, batch,
                    inputs: tuple[str, ...], no_verify: bool, weights: bool,
-                   variant: str | None, settings: tuple) -> None:
+                   network: str | None, variant: str | None, settings: tuple) -> None:
     """Export SPEC_OR_RUN to one self-contained ONNX file, verified on onnxruntime.
 
     SPEC_OR_RUN is a spec file (fresh weights, seed 0) or a run directory (its best
@@ -58,6 +61,7 @@ def export_command(source: str, output: str | None, opset: int | None, batch,
       netspec export runs/lenet5/latest -o exported/lenet5.onnx
       netspec export specs/resnet18_tv.yaml --weights
       netspec export specs/resnet.yaml --variant resnet50
+      netspec export runs/dcgan_digits/latest --network generator
 
     A run exports the variant it was trained as; a --variant or --set that differs is refused.
     """
@@ -77,8 +81,15 @@ def export_command(source: str, output: str | None, opset: int | None, batch,
         from netspec.graph.load import load
 
         source = load(source, variant=variant, settings=settings)
-    result = export(source, output, opset=opset, batch=batch, verify=not no_verify,
-                    weights=weights, bindings=bindings, log=click.echo)
+    from netspec.lang.schema import NetworkChoiceError
+
+    try:
+        result = export(source, output, opset=opset, batch=batch, verify=not no_verify,
+                        weights=weights, bindings=bindings, log=click.echo, network=network)
+    except NetworkChoiceError as err:
+        raise click.BadParameter(str(err) + (f"; give --network {' or '.join(err.names)}"
+                                             if len(err.names) > 1 else ""),
+                                 param_hint="'--network'") from None
     click.echo(result.summary())
 
 

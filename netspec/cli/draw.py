@@ -35,10 +35,12 @@ def _suffix(ctx, param, value: str) -> str:
 @click.option("--columns", type=click.IntRange(1), default=None, metavar="N",
               help="Wrap the network into N columns (rows with LR); default: deep networks "
                    "wrap by themselves, 1 never wraps.")
+@click.option("--network", default=None, metavar="NAME",
+              help="With `networks:`, the network to draw (required there: one per file).")
 @spec_choice_options
 def draw_command(spec: str, output: str, depth: int | None, expand: bool, rankdir: str,
-                 no_shapes: bool, columns: int | None, variant: str | None,
-                 settings: tuple) -> None:
+                 no_shapes: bool, columns: int | None, network: str | None,
+                 variant: str | None, settings: tuple) -> None:
     """Draw SPEC's network to FILE with Graphviz.
 
     Boxes are layers (kind, key arguments, params), coloured by family; layers that keep the
@@ -55,10 +57,19 @@ def draw_command(spec: str, output: str, depth: int | None, expand: bool, rankdi
     .dot needs nothing else; .svg, .png and .pdf need Graphviz's `dot` program
     (apt-get install graphviz, brew install graphviz); without it the .dot is written
     and the command says how to install it (exit 1).
+
+    A spec with a shape error is still drawn, down to the failing layer (in red, the error
+    on the edge into it); then the located error is printed and the exit status is 1.
     """
-    from netspec.drawing.render import draw
+    from netspec.cli.networks import pick_network
+    from netspec.drawing.render import draw_checked
     from netspec.graph.load import load
 
-    path = draw(load(spec, variant=variant, settings=settings), output, depth=depth, expand=expand, rankdir=rankdir.upper(),
-                shapes=not no_shapes, columns=columns)
-    click.echo(f"wrote {path}")
+    chosen = pick_network(load(spec, variant=variant, settings=settings), network)
+    path, report = draw_checked(chosen, output, depth=depth, expand=expand,
+                                rankdir=rankdir.upper(), shapes=not no_shapes, columns=columns)
+    if report.error is None:
+        click.echo(f"wrote {path}")
+        return
+    click.echo(f"wrote {path}, down to the layer that failed: {report.failure.name}")
+    raise report.error

@@ -24,6 +24,10 @@ LAZY_COMMANDS = {
     "eval": "netspec.cli.train:eval_command",
     "export": "netspec.cli.deploy:export_command",
     "infer": "netspec.cli.deploy:infer_command",
+    "serve": "netspec.cli.serve:serve_command",
+    "lsp": "netspec.cli.lsp:lsp_command",
+    "convert": "netspec.cli.convert:convert_command",
+    "augment": "netspec.cli.augment:augment_command",
 }
 
 
@@ -131,9 +135,15 @@ def _resolve_overrides(spec, shapes: dict, bindings: dict) -> tuple[dict, dict]:
 @click.option("--input", "inputs", multiple=True, metavar="SHAPE",
               help="Override the input shape: 3,64,64 (the input), name=3,64,64, or bind a "
                    "symbolic dim: seq=50. Repeatable.")
+@click.option("--network", default=None, metavar="NAME",
+              help="With `networks:`, report only network NAME (its wiring is still checked).")
+@click.option("--count", default=None, metavar="TOOL",
+              help="Also give the MAC total as TOOL counts it: torchvision, fvcore, thop or "
+                   "ptflops (docs/counting.md says what each adds or drops).")
 @spec_choice_options
 def check(spec: str, depth: int | None, explain: bool, as_json: bool,
-          inputs: tuple[str, ...], variant: str | None, settings: tuple) -> None:
+          inputs: tuple[str, ...], network: str | None, count: str | None,
+          variant: str | None, settings: tuple) -> None:
     """Check SPEC statically: every layer's output shape, params and MACs.
 
     Never imports torch. Shapes exclude the batch dim; MACs count multiply-accumulates
@@ -143,6 +153,7 @@ def check(spec: str, depth: int | None, explain: bool, as_json: bool,
       netspec check specs/resnet18_tv.yaml --depth 1
       netspec check specs/lenet5.yaml --explain
       netspec check specs/lstm_seq.yaml --input seq=50 --json
+      netspec check specs/dcgan_generator.yaml --count thop
       netspec check specs/resnet.yaml --variant resnet50 --set "layers=[2, 2, 2, 2]"
     """
     from netspec.report import check as run_check
@@ -155,17 +166,59 @@ def check(spec: str, depth: int | None, explain: bool, as_json: bool,
     gc.disable()
     try:
         loaded = load(spec, variant=variant, settings=settings)
-        shapes, bindings = _resolve_overrides(loaded, shapes, bindings)
-        report = run_check(loaded, shapes, bindings)
-        text = _report_text(report, loaded, as_json, depth, explain)
+        if loaded.networks is not None:
+            if count is not None:
+                raise click.BadParameter("counts one network: give a spec of one network "
+                                         "(a file `networks:` names)", param_hint="--count")
+            from netspec.cli.networks import check_networks_text
+
+            text, graphs = check_networks_text(loaded, network, (shapes, bindings),
+                                               _resolve_overrides, as_json, depth, explain)
+        else:
+            if network is not None:
+                raise click.BadParameter(f"{spec} holds one network (no `networks:`)",
+                                         param_hint="--network")
+            shapes, bindings = _resolve_overrides(loaded, shapes, bindings)
+            # fail-soft: a shape error still gives the table down to the failing layer
+            report = run_check(loaded, shapes, bindings, soft=True)
+            text = _report_text(report, loaded, as_json, depth, explain)
+            if count is not None:
+                text = _with_count(text, report, count, as_json)
+            graphs = [report.graph]
     finally:
         if collecting:
             gc.enable()
     click.echo(text)
+    if loaded.networks is None and report.error is not None:
+        raise report.error          # after the table: the located errors, exit 1
     from netspec.graph.diagnose import render_warning
 
-    for warning in report.graph.warnings:       # lints: the spec is valid, exit 0
-        click.echo(render_warning(warning), err=True)
+    for graph in graphs:
+        for warning in graph.warnings:          # lints: the spec is valid, exit 0
+            click.echo(render_warning(warning), err=True)
+    if loaded.networks is None and loaded.train is not None:
+        # the train section and the loss against the output: torch-free, imported only here
+        from netspec.training.diagnostics_check import check_train
+
+        for warning in check_train(loaded, graphs[0]):
+            click.echo(warning, err=True)
+
+
+def _with_count(text: str, report, count: str, as_json: bool) -> str:
+    """The report with the MAC total in another tool's convention (`--count`)."""
+    import json
+
+    from netspec.kinds.conventions import count_summary, render_count
+
+    try:
+        summary = count_summary(count, report.graph)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--count") from None
+    if not as_json:
+        return f"{text}\n{render_count(summary, report.macs)}"
+    out = json.loads(text)
+    out["count"] = summary
+    return json.dumps(out, indent=2)
 
 
 def _report_text(report, spec, as_json: bool, depth: int | None, explain: bool) -> str:
@@ -223,8 +276,12 @@ def schema() -> None:
     import json
 
     from netspec.lang.jsonschema import json_schema
+    from netspec.training.train_schema import train_schema
 
-    click.echo(json.dumps(json_schema(), indent=2))
+    schema = json_schema()
+    # the train section comes from the training registries (a stage above the language's)
+    schema["properties"]["train"] = train_schema(schema.setdefault("$defs", {}))
+    click.echo(json.dumps(schema, indent=2))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -85,13 +85,18 @@ def train_command(spec, epochs, batch_size, lr, device, seed, out, resume, quiet
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="cpu",
               show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the numbers as JSON.")
+@click.option("--similarity", type=click.Path(), default=None,
+              help="Word embeddings (skipgram/cbow runs): Spearman correlation with the human "
+                   "judgements of FILE.tsv (word1<TAB>word2<TAB>score, as WordSim353).")
 @spec_choice_options
-def eval_command(run_dir, split, checkpoint, device, as_json, variant, settings) -> None:
+def eval_command(run_dir, split, checkpoint, device, as_json, similarity, variant,
+                 settings) -> None:
     """Evaluate a trained run's checkpoint on a split of its data (loss and metrics).
 
     \b
       netspec eval runs/lenet5/latest
       netspec eval runs/lenet5/3 --split val --checkpoint last --json
+      netspec eval runs/word2vec_skipgram/latest --similarity wordsim353.tsv
 
     The run's spec.yaml rebuilds the variant it was trained as: --variant and --set are not
     needed, and one that differs from the run is refused.
@@ -101,6 +106,18 @@ def eval_command(run_dir, split, checkpoint, device, as_json, variant, settings)
     if check_run_choice(run_dir, variant, settings):
         raise click.BadParameter("eval uses the run's own train section; set train keys when "
                                  "training", param_hint="'--set'")
+
+    if similarity is not None:
+        from netspec.training.similarity import evaluate_similarity
+
+        result = evaluate_similarity(run_dir, similarity, checkpoint=checkpoint, device=device)
+        if as_json:
+            click.echo(json.dumps(result, indent=2))
+            return
+        click.echo(f"{result['run']} ({result['checkpoint']}) on {result['file']}: Spearman "
+                   f"{result['spearman']:.4f} over {result['pairs']} pairs "
+                   f"({result['oov_pairs']} skipped: a word not in the vocabulary)")
+        return
 
     from netspec.training.evaluate import evaluate_run
 

@@ -22,17 +22,19 @@ from netspec.kinds import kinds
 
 
 def build(spec, *, init: str | None = None, input_shapes: dict | None = None,
-          bindings: dict | None = None, seed: int | None = None) -> fx.GraphModule:
+          bindings: dict | None = None, seed: int | None = None,
+          network: str | None = None) -> fx.GraphModule:
     """A torch.fx.GraphModule computing `spec` (a Spec, a path or YAML text).
 
     The spec is checked first, so a mistake raises the same located SpecError as
     `netspec check` (never a torch error). `init` overrides the spec's `init:`; `seed` makes
-    the initial weights reproducible.
+    the initial weights reproducible. A spec of several networks (`networks:`) builds the
+    one `network` names (a NetworkChoiceError, a ValueError, lists them when it names none).
     """
     from netspec.graph.load import as_spec
     from netspec.graph.expand import expand
 
-    spec = as_spec(spec)
+    spec = as_spec(spec).network(network)
     graph = expand(spec, input_shapes, bindings)
     if seed is not None:
         torch.manual_seed(seed)

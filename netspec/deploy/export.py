@@ -33,7 +33,7 @@ import torch
 
 from netspec.deploy import require
 from netspec.deploy.metadata import ModelInfo, fixed_dims, model_info
-from netspec.deploy.source import build_model, resolve_source
+from netspec.deploy.source import build_model, network_source, resolve_source
 from netspec.deploy.verify import (TOLERANCE, dim_sizes, example_inputs, limit_text,
                                    verify_file, vocabularies)
 from netspec.errors import InputError
@@ -84,7 +84,8 @@ class ExportResult:
 def export(source: Any, path: str | os.PathLike | None = None, *, opset: int | None = None,
            batch: str | int = "dynamic", verify: bool = True, weights: bool = False,
            bindings: dict[str, int] | None = None, tolerance: float = TOLERANCE,
-           log: Callable[[str], None] | None = None) -> ExportResult:
+           log: Callable[[str], None] | None = None,
+           network: str | None = None) -> ExportResult:
     """Export `source` (a spec: path, YAML text or Spec, fresh init with seed 0; or a run
     directory: its best checkpoint) to one self-contained ONNX file, `exported/<name>.onnx`
     by default, and verify it on onnxruntime. `batch`: "dynamic" or a fixed size; `bindings`
@@ -92,14 +93,17 @@ def export(source: Any, path: str | os.PathLike | None = None, *, opset: int | N
 
     Raises InputError for a bad source or option, SpecError for a mistake in a spec,
     SetupError without onnx or onnxruntime, VerificationError when the file fails
-    verification."""
+    verification. A spec (or run) of several networks exports the one `network` names, to
+    `exported/<name>_<network>.onnx` by default (NetworkChoiceError without one)."""
     onnx = require("onnx")
 
     fixed_batch = _parse_batch(batch)
     src = resolve_source(source)
+    default = src.spec.name + (f"_{network}" if src.spec.networks is not None else "")
+    src = network_source(src, network)
     spec = src.spec
     if path is None:
-        path = DEFAULT_DIR / f"{path_component(spec.name, 'the spec name')}.onnx"
+        path = DEFAULT_DIR / f"{path_component(default, 'the spec name')}.onnx"
     inputs = _input_files(source)
     path = check_output(path, "the ONNX file", protect=inputs)
     if weights:

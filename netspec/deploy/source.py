@@ -50,6 +50,21 @@ def resolve_source(source: Any) -> Source:
     raise InputError(f"{source}: no such spec file or run directory")
 
 
+def network_source(src: Source, network: str | None) -> Source:
+    """The one network `network` names of a Source whose spec holds several (`networks:`):
+    its spec, its weights (the run's `NAME.` keys, prefix dropped) and what data.json says of
+    it (`networks.NAME`: input shape, output kind, statistics); a one-network Source itself.
+    A spec of several with no name, or a name it lacks, raises NetworkChoiceError."""
+    net = src.spec.network(network)
+    if src.spec.networks is None:
+        return src
+    state = None if src.state is None else \
+        {k[len(network) + 1:]: v for k, v in src.state.items() if k.startswith(f"{network}.")}
+    data = {k: v for k, v in src.data.items() if k not in ("networks", "labels", "task")}
+    data.update((src.data.get("networks") or {}).get(network, {}))
+    return Source(net, state, data, f"{src.description}, network {network}")
+
+
 def build_model(src: Source) -> torch.nn.Module:
     """The built model in eval mode, with the run's weights when there are some."""
     from netspec.compiler.build import build

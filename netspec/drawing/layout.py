@@ -5,8 +5,9 @@ No graphviz and no torch here; `netspec.draw` turns a `Diagram` into graphviz.
 - one box per layer (a `Row` each); a layer that keeps its input's shape and decorates the
   layer above (norm, activation, dropout: conv → batchnorm → relu) joins that layer's box;
 - a repeated entry is folded into its first copy and marked `×N` (`expand=True` keeps every
-  copy); with `depth`, blocks nested deeper than `depth` fold into one box each;
-- a long network wraps into columns at top-level points where one box feeds all that follows.
+  copy); with `depth`, blocks nested deeper than `depth` fold into one box each, which keeps
+  the block's skip and its "/k" (`netspec.drawing.folded`);
+- a long network wraps into columns (`netspec.drawing.columns`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import html
 import math
 from dataclasses import dataclass, field
 
+from netspec.drawing.folded import Skip, scale_of, skip_of
 from netspec.graph.ir import Graph, Group, Node
 from netspec.kinds import Shape, kinds
 
@@ -53,6 +55,9 @@ class Box:
     expected: int = 1                     # copies a folded repeat holds
     repeat: int = 1                       # ×N on the box itself (a repeated single layer)
     shown: str | None = None              # the name drawn, when not its first row's
+    members: list[str] = field(default_factory=list)   # a folded block's nodes (first copy)
+    skip: Skip | None = None              # a folded block's bypass
+    scale: int | None = None              # a folded block's spatial /k
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,7 @@ class Diagram:
     boxes: dict[str, Box]
     edges: dict[tuple[str, str], Shape]
     group_params: dict[str, int]
+    box_of: dict[str, str] = field(default_factory=dict)    # graph node -> its box's key
 
 
 # ---- from the graph to boxes and edges -----------------------------------------------------
@@ -104,9 +110,17 @@ def layout(graph: Graph, depth: int | None = None, expand: bool = False) -> Diag
             edges.setdefault((tail.key if tail else src, head.key), graph.shape_of(src))
     for out, name in graph.outputs.items():
         edges[(units[name].key, OUT + out)] = graph.nodes[name].shape
+    for box in boxes.values():
+        if box.folded is not None:
+            _mark_folded(box, graph)
     diagram = Diagram(graph, boxes, edges, _group_params(graph))
     _mark_single_repeats(diagram, expand)
-    _stack(diagram)
+    joined = _stack(diagram)
+    for name, u in units.items():
+        key = u.key
+        while key in joined:
+            key = joined[key]
+        diagram.box_of[name] = key
     return diagram
 
 
@@ -141,7 +155,15 @@ def _crosses_copies(a: Unit, b: Unit) -> bool:
     return any(g in copy_of and copy_of[g] != c for g, c in b.coords)
 
 
+def _mark_folded(box: Box, graph: Graph) -> None:
+    box.skip = skip_of(graph, box.members)
+    first = graph.nodes[box.members[0]]
+    if first.in_shapes:
+        box.scale = scale_of(first.in_shapes[0], box.rows[0].shape)
+
+
 def _add_member(box: Box, node: Node) -> None:
+    box.members.append(node.name)
     if box.folded is None:
         kind = kinds()[node.kind]
         box.rows.append(Row(node.name, _layer_text(node), kind.family, node.params,
@@ -155,8 +177,11 @@ def _add_member(box: Box, node: Node) -> None:
 
 
 def group_title(g: Group, accent: bool, size: int = 11) -> str:
-    """A group's label ('bottleneck ×3'), the ×N in the accent colour when `accent`."""
+    """A group's label ('bottleneck ×3'), the ×N in the accent colour when `accent`; a
+    `repeat: 1` says nothing a reader needs, so its ×1 is left out."""
     label, marker = g.label, f" ×{g.repeat}"
+    if g.repeat == 1 and label.endswith(marker):
+        label = label[:-len(marker)]
     if g.repeat > 1 and accent and label.endswith(marker):
         return (f'{html.escape(label[:-len(marker)])} <font color="{ACCENT}" '
                 f'point-size="{size}"><b>×{g.repeat}</b></font>')
@@ -185,10 +210,12 @@ def _mark_single_repeats(diagram: Diagram, expand: bool) -> None:
             box.clusters = box.clusters[:-1]
 
 
-def _stack(diagram: Diagram) -> None:
+def _stack(diagram: Diagram) -> dict[str, str]:
     """Join each norm/activation/dropout box to the box above when it is that box's only
-    consumer and keeps its shape: one box per conv → batchnorm → relu."""
+    consumer and keeps its shape: one box per conv → batchnorm → relu. Returns the key of
+    each box joined -> the key of the box it joined."""
     boxes, edges = diagram.boxes, diagram.edges
+    joined: dict[str, str] = {}
     ins: dict[str, list[str]] = {k: [] for k in boxes}
     outs: dict[str, list[str]] = {k: [] for k in boxes}
     for tail, head in edges:
@@ -206,11 +233,13 @@ def _stack(diagram: Diagram) -> None:
             continue
         above.rows += box.rows
         del edges[(above.key, key)], boxes[key]
+        joined[key] = above.key
         outs[above.key] = outs.pop(key)
         for head in outs[above.key]:
             edges[(above.key, head)] = edges.pop((key, head))
             if head in ins:
                 ins[head] = [above.key if t == key else t for t in ins[head]]
+    return joined
 
 
 def _stackable(box: Box) -> bool:
@@ -254,73 +283,5 @@ def _value(value, spatial: int) -> str:
     return str(value)
 
 
-# ---- wrapping and clusters -------------------------------------------------------------------
-
-def wrap_points(diagram: Diagram, columns: int | None, most: int,
-                per_column: int) -> set[str]:
-    """Boxes after which the diagram goes on in a new column: between top-level entries, where
-    one box feeds everything below, near equal depths. Without `columns`, a diagram deeper
-    than `most` boxes wraps into columns about `per_column` deep."""
-    ins: dict[str, list[str]] = {}
-    for tail, head in diagram.edges:
-        ins.setdefault(head, []).append(tail)
-    rank: dict[str, int] = {}               # longest path from an input, in boxes
-    for key in [*diagram.graph.inputs, *diagram.boxes]:     # in execution order
-        rank[key] = max((rank[t] + 1 for t in ins.get(key, ())), default=0)
-    total = max(rank.values(), default=0)
-    columns = columns or (1 if total <= most else math.ceil(total / per_column))
-    if columns <= 1:
-        return set()
-    entry: dict[str, int] = {}     # box -> index of its top-level entry (a box or a cluster)
-    index: dict[str, int] = {}
-    for key, box in diagram.boxes.items():
-        top = box.clusters[0].name if box.clusters else "\x00" + key
-        entry[key] = index.setdefault(top, len(index))
-    candidates = []
-    for cut in range(len(index) - 1):
-        tails = {t for t, h in diagram.edges if _entry(t, entry) <= cut < _entry(h, entry)}
-        if len(tails) == 1 and next(iter(tails)) in diagram.boxes:
-            tail = tails.pop()
-            candidates.append((rank[tail], tail))
-    chosen = set()
-    for k in range(1, columns):
-        if not candidates:          # each column takes one: `--columns 10**9` ends here
-            break
-        best = min(candidates, key=lambda c: abs(c[0] - k * total / columns))
-        chosen.add(best[1])
-        candidates = [c for c in candidates if c[0] > best[0]]
-    return chosen
-
-
-def _entry(key: str, entry: dict[str, int]) -> float:
-    if key in entry:
-        return entry[key]
-    return math.inf if key.startswith(OUT) else -1     # outputs after all, inputs before
-
-
-@dataclass
-class Cluster:
-    """A group drawn as a cluster (the root: None) and what it holds."""
-
-    group: Group | None
-    items: list = field(default_factory=list)     # boxes and clusters, in execution order
-
-
-def cluster_tree(diagram: Diagram) -> Cluster:
-    """The boxes nested in their clusters, outermost first, in execution order."""
-    root = Cluster(None)
-    index: dict[tuple[str, ...], Cluster] = {(): root}
-    for box in diagram.boxes.values():
-        parent, path = root, ()
-        for g in box.clusters:
-            path += (g.name,)
-            if path not in index:
-                index[path] = Cluster(g)
-                parent.items.append(index[path])
-            parent = index[path]
-        parent.items.append(box)
-    return root
-
-
-__all__ = ["layout", "Diagram", "Box", "Row", "Unit", "Cluster", "cluster_tree", "wrap_points",
-           "folds", "group_title", "ACCENT", "WRAP", "OUT"]
+__all__ = ["layout", "Diagram", "Box", "Row", "Unit", "folds", "group_title", "ACCENT", "WRAP",
+           "OUT"]

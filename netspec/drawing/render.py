@@ -8,10 +8,15 @@ What a diagram shows, from the expanded graph of `check`:
 - blocks, repeats and parallels as labelled clusters; a repeated entry is folded into its first
   copy and marked `×N` (`expand=True` draws every copy); with `depth`, blocks nested deeper
   than `depth` fold into one box each, as `check --depth` folds its table;
-- the shape each edge carries, the input(s) and outputs as dark boxes, and a title with totals.
+- the shape each edge carries, the input(s) and outputs as dark boxes, and a title with totals;
+- a block folded by `depth` keeps its skip (an edge into the box's "skip" port, bypassing it)
+  and a "/k" when it shrinks the feature map k times;
+- a long network wraps into columns; each wrap is a pair of connectors with one letter, at
+  the bottom of one column and the top of the next;
+- fail-soft: a spec with a shape error is drawn down to the failing layer, in red.
 
-The layout (boxes, clusters, edges, folding, wrapping) is `netspec.draw_layout`; this module
-turns it into graphviz and writes the file.
+The layout (boxes, edges, folding) is `netspec.drawing.layout`, the columns and clusters
+`netspec.drawing.columns`; this module turns them into graphviz and writes the file.
 """
 
 from __future__ import annotations
@@ -22,8 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netspec.report import Report, check, human
-from netspec.drawing.layout import (ACCENT, OUT, WRAP, Box, Cluster, Diagram, cluster_tree, folds,
-                          group_title, layout, wrap_points)
+from netspec.drawing.columns import Cluster, cluster_tree, wrap_cuts
+from netspec.drawing.failure import FAILED, draw_failure
+from netspec.drawing.layout import ACCENT, OUT, WRAP, Box, Diagram, folds, group_title, layout
 from netspec.errors import InputError, SetupError
 from netspec.graph.ir import Graph, Group
 from netspec.kinds import Shape, fmt_shape
@@ -57,8 +63,9 @@ def to_graphviz(report: Report, *, depth: int | None = None, expand: bool = Fals
                 columns: int | None = None) -> "graphviz.Digraph":
     """The diagram of a checked spec as a `graphviz.Digraph` (its `.source` is the DOT).
 
-    A long network is wrapped into `columns` side by side (rows with "LR") at top-level
-    points where one layer feeds all that follows; None: by the depth in boxes (WRAP).
+    A long network is wrapped into `columns` side by side (rows with "LR") at points where
+    one box feeds all that follows (`wrap_cuts`); None: by the depth in boxes (WRAP). A
+    soft check's failures (`report.failures`) are drawn in red below what was inferred.
     """
     import graphviz
 
@@ -76,23 +83,56 @@ def to_graphviz(report: Report, *, depth: int | None = None, expand: bool = Fals
                    "arrowsize": "0.6"})
     for name, inp in graph.inputs.items():
         dot.node(_node_id(name, graph), _terminal(name, inp.shape))
-    _emit(dot, cluster_tree(diagram), diagram, expand, 0, across=rankdir == "TB")
+    cuts = wrap_cuts(diagram, columns, *WRAP[rankdir], expand=expand)
+    _emit(dot, cluster_tree(diagram, cuts), diagram, expand, 0, across=rankdir == "TB")
     for out, node in graph.outputs.items():
         dot.node(_node_id(OUT + out, graph), _terminal(out, graph.shape_of(node)))
-    wraps, junctions = wrap_points(diagram, columns, *WRAP[rankdir]), set()
+    starts = _connectors(dot, diagram, cuts, shapes)
+    into: dict[str, int] = {}
+    for _, head in diagram.edges:
+        into[head] = into.get(head, 0) + 1
     for (tail, head), shape in diagram.edges.items():
         label = {"label": " " + fmt_shape(shape)} if shapes else {}
-        start = _node_id(tail, graph)
-        if tail in wraps:     # the next column starts at a junction: one unconstrained edge
-            start = "wrap/" + tail
-            if start not in junctions:
-                junctions.add(start)
-                dot.node(start, "", shape="circle", width="0.12", style="filled",
-                         fillcolor=INK, color=INK)
-                dot.edge(_node_id(tail, graph), start, constraint="false", style="dashed",
-                         **label)
+        start = starts.get(tail, _node_id(tail, graph))
         dot.edge(start, _node_id(head, graph), **label)
+        box = diagram.boxes.get(head)
+        if box is not None and box.skip is not None and into[head] == 1:
+            # leaves the tail's side and comes in at the port, clear of the main edge; no
+            # weight, so it does not pull the boxes off the straight line
+            dot.edge(start + ":s",
+                     _node_id(head, graph) + ":skip:e", style="bold", weight="0")
+    for failure in report.failures:
+        draw_failure(dot, failure, diagram, lambda key: _node_id(key, graph))
     return dot
+
+
+def _connectors(dot, diagram: Diagram, cuts, shapes: bool) -> dict[str, str]:
+    """Per cut, a lettered connector below the tail and its twin atop the next column; the
+    node id each wrapped tail's edges start from."""
+    starts = {}
+    for i, cut in enumerate(cuts):
+        letter = _letters(i)
+        bottom, top = f"wrap/{letter}/from", f"wrap/{letter}/to"
+        for key in (bottom, top):
+            dot.node(key, letter, shape="circle", width="0.3", fixedsize="true",
+                     fontsize="11", fontcolor="white", style="filled", fillcolor=INK,
+                     color=INK)
+        shape = diagram.boxes[cut.tail].rows[-1].shape
+        label = {"label": " " + fmt_shape(shape)} if shapes else {}
+        dot.edge(_node_id(cut.tail, diagram.graph), bottom, **label)
+        dot.edge(bottom, top, style="invis", constraint="false")   # keeps the columns in order
+        starts[cut.tail] = top
+    return starts
+
+
+def _letters(i: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA: a connector's name."""
+    out = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        out = chr(ord("A") + r) + out
+    return out
 
 
 def _node_id(key: str, graph: Graph) -> str:
@@ -110,9 +150,12 @@ def _emit(dot, cluster: Cluster, diagram: Diagram, expand: bool, level: int,
                      tooltip=tooltip)
             continue
         name, parent = item.group.name, cluster.group
+        if item.part:
+            name += f"~{item.part}"
         labels = []
         while True:           # a block holding nothing but one block: one cluster, two titles
-            labels.append(_cluster_label(item.group, parent, diagram, expand, not labels))
+            labels.append(_cluster_label(item.group, parent, diagram, expand, not labels,
+                                         item.part))
             if len(item.items) != 1 or not isinstance(item.items[0], Cluster):
                 break
             parent, item = item.group, item.items[0]
@@ -135,12 +178,17 @@ def _relative(name: str, parent: Group | None, expand: bool) -> str:
 
 
 def _cluster_label(g: Group, parent: Group | None, diagram: Diagram, expand: bool,
-                   with_params: bool = True) -> str:
+                   with_params: bool = True, part: int = 0) -> str:
     params = diagram.group_params.get(g.name, 0)      # a repeat's: all its copies
     extra = f'  <font color="{PALE}" point-size="9">{human(params)} params</font>' \
-        if params and with_params else ""
-    name = html.escape(_relative(g.name, parent, expand))
-    return f"<b>{name}</b>  {group_title(g, folds(g, expand), 14)}{extra}"
+        if params and with_params and not part else ""
+    if part:                  # the block goes on from the column before
+        extra += f'  <font color="{PALE}" point-size="9"><i>(continued)</i></font>'
+    name = _relative(g.name, parent, expand)
+    title = group_title(g, folds(g, expand), 14)
+    if title == html.escape(name):        # `features: features`: the name says it once
+        return f"<b>{title}</b>{extra}"
+    return f"<b>{html.escape(name)}</b>  {title}{extra}"
 
 
 def _box_label(box: Box, expand: bool, across: bool) -> str:
@@ -153,6 +201,9 @@ def _box_label(box: Box, expand: bool, across: bool) -> str:
         name = _relative(box.shown if (box.shown and i == 0) else row.name, parent, expand)
         text = row.text + (f' <font color="{ACCENT}"><b>×{box.repeat}</b></font>'
                            if i == 0 and box.repeat > 1 else "")
+        if i == 0 and box.scale:       # the block shrinks the feature map k times
+            text += f'  <font color="{ACCENT}"><b>/{box.scale}</b></font>'
+
         params = f'<font point-size="9">{human(row.params)}</font>' if row.params else ""
         cells.append((f'bgcolor="{FAMILY_COLOURS.get(row.family, "#ffffff")}"',
                       f"{small}{html.escape(name)}</font>", text, params))
@@ -163,9 +214,16 @@ def _box_label(box: Box, expand: bool, across: bool) -> str:
     else:
         rows = [f'<td {c} align="left">{name}</td><td {c} align="left">{text}</td>'
                 f'<td {c} align="right">{params}</td>' for c, name, text, params in cells]
+    span = len(cells) if across else 3
     if len(box.copies) < box.expected:
-        rows.append(f'<td colspan="{len(cells) if across else 3}">{small}<i>in '
+        rows.append(f'<td colspan="{span}">{small}<i>in '
                     f'{len(box.copies)} of {box.expected} copies</i></font></td>')
+    if box.skip is not None:           # the port the bypassing edge comes into
+        skip = box.skip
+        what = f"{skip.count} skips" if skip.count > 1 else "skip"
+        via = f" via {', '.join(skip.via)}" if skip.via else ""
+        rows.append(f'<td colspan="{span}" port="skip" align="right">{small}<i>+ {what}{via} '
+                    f'→ {html.escape(skip.merge)}</i></font></td>')
     border = "2" if box.folded is not None else "1"
     return (f'<<table border="{border}" cellborder="0" cellspacing="0" cellpadding="3" '
             f'color="{INK}">' + "".join(f"<tr>{r}</tr>" for r in rows) + "</table>>")
@@ -189,6 +247,9 @@ def _title(report: Report, diagram: Diagram, expand: bool) -> str:
     per = " per step" if any(isinstance(d, str) for n in report.graph for d in n.shape) else ""
     totals = (f"{human(report.params)} params · {human(report.macs)} MACs{per} · "
               f"{len(report.graph.nodes)} layers")
+    if report.failure is not None:     # the totals are of the layers before it
+        totals += (f'<br/><font color="{FAILED}"><b>shape error at '
+                   f'{html.escape(report.failure.name)}</b>: drawn down to it</font>')
     return (f'<<font point-size="18"><b>{html.escape(report.name)}</b></font><br/>{totals}'
             f'<br/><font point-size="10">{legend}</font><br/><font point-size="6"> </font>>')
 
@@ -205,10 +266,22 @@ def draw(spec, path, *, depth: int | None = None, expand: bool = False, rankdir:
     rankdir: "TB" (top to bottom) or "LR"; shapes: label edges with the shapes they carry;
     columns: wrap into this many columns (rows with "LR"); None: deep networks wrap by
     themselves, 1: never.
-    Raises SpecError for a wrong spec (the same located error as `check`), GraphvizMissing
-    (a SetupError) when the format needs Graphviz's `dot` and it is not installed: the .dot
-    file is written next to `path` then.
+    Raises SpecError for a wrong spec (the same located error as `check`); for a shape error
+    only after writing the drawing down to the failing layer (fail-soft, DESIGN §3b).
+    GraphvizMissing (a SetupError) when the format needs Graphviz's `dot` and it is not
+    installed: the .dot file is written next to `path` then.
     """
+    path, report = draw_checked(spec, path, depth=depth, expand=expand, rankdir=rankdir,
+                                shapes=shapes, columns=columns)
+    if report.error is not None:
+        raise report.error
+    return path
+
+
+def draw_checked(spec, path, **options) -> tuple[Path, Report]:
+    """As `draw`, but a shape error does not raise: the file shows the network down to the
+    failing layer, and the report's `failure`/`error` say what failed. Returns the path
+    written and the report (other mistakes in the spec still raise SpecError)."""
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
@@ -216,13 +289,13 @@ def draw(spec, path, *, depth: int | None = None, expand: bool = False, rankdir:
                          f"{', '.join('.' + f for f in FORMATS)}")
     spec = as_spec(spec)
     check_output(path, "the drawing", protect=[spec.path] if spec.path else [])
-    dot = to_graphviz(check(spec), depth=depth, expand=expand, rankdir=rankdir,
-                      shapes=shapes, columns=columns)
+    report = check(spec, soft=True)
+    dot = to_graphviz(report, **options)
     if fmt == "dot":
         atomic_write(path, dot.source, durable=False)
-        return path
-    atomic_write(path, _render(dot, path, fmt), durable=False)
-    return path
+    else:
+        atomic_write(path, _render(dot, path, fmt), durable=False)
+    return path, report
 
 
 def _render(dot: "graphviz.Digraph", path: Path, fmt: str) -> bytes:
@@ -265,4 +338,5 @@ def _render(dot: "graphviz.Digraph", path: Path, fmt: str) -> bytes:
     return done.stdout
 
 
-__all__ = ["draw", "layout", "to_graphviz", "Diagram", "Box", "GraphvizMissing", "FORMATS"]
+__all__ = ["draw", "draw_checked", "layout", "to_graphviz", "Diagram", "Box", "GraphvizMissing",
+           "FORMATS"]

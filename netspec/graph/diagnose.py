@@ -59,6 +59,8 @@ def _reduction(first: tuple, now: tuple) -> str:
     if len(first) != len(now) or not all(isinstance(d, int) for d in (*first, *now)):
         return ""
     size = "x".join(map(str, first))
+    if tuple(first) == tuple(now):
+        return ""
     ratios = {a / b for a, b in zip(first, now)}
     if len(ratios) == 1:
         r = ratios.pop()

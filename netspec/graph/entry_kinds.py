@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from netspec.errors import BlockUse, SpecError, did_you_mean
 from netspec.graph.diagnose import entry_error, lint_in_channels, loc_of, shape_error
-from netspec.graph.ir import Graph, Group, Node
+from netspec.graph.ir import Failure, Graph, Group, Node
 from netspec.graph.scope import UNKNOWN, Scope, in_info
 from netspec.graph.substitute import resolve
 from netspec.kinds import kinds
@@ -51,7 +51,22 @@ def primitive(x: Expanding, e: Entry, name: str, srcs: list[str], scope: Scope) 
         if not has_reference(e.args):
             x.static_args[id(e)] = args
     in_shapes = tuple(x.graph.shape_of(s) for s in srcs)
-    check_dtype(x, kind, e, srcs, scope)
+    try:        # the mistakes of inference, which a soft check reports with the graph so far
+        check_dtype(x, kind, e, srcs, scope)
+        shape, params, macs = _infer(x, kind, args, name, e, scope, in_shapes, srcs)
+    except SpecError as err:
+        x.graph.fail(Failure(name, kind.name, tuple(srcs), err))
+        raise
+    x.graph.add(Node(name, kind.name, args, tuple(srcs), in_shapes, shape, params, macs,
+                     e.loc, scope.chain, scope.groups, e.init or scope.init))
+    long_in = all(x.dtypes.get(s) == "long" for s in srcs)
+    x.dtypes[name] = "long" if long_in and kind.keeps_dtype else "float"
+    return name
+
+
+def _infer(x: Expanding, kind: LayerKind, args, name: str, e: Entry, scope: Scope,
+           in_shapes: tuple, srcs: list[str]) -> tuple:
+    """(shape, params, MACs) of one layer, from its kind's rules; a located SpecError."""
     try:
         shape = kind.shape(list(in_shapes), args)
         params = kind.params(list(in_shapes), args)
@@ -65,11 +80,7 @@ def primitive(x: Expanding, e: Entry, name: str, srcs: list[str], scope: Scope) 
                           f"(output {fmt_shape(shape)}), beyond any device's memory",
                           e.kind_loc, hint="check the sizes of this layer and the input "
                           "shape; netspec refuses layers above 1e11 elements")
-    x.graph.add(Node(name, kind.name, args, tuple(srcs), in_shapes, shape, params, macs,
-                     e.loc, scope.chain, scope.groups, e.init or scope.init))
-    long_in = all(x.dtypes.get(s) == "long" for s in srcs)
-    x.dtypes[name] = "long" if long_in and kind.keeps_dtype else "float"
-    return name
+    return shape, params, macs
 
 
 def block(x: Expanding, e: Entry, name: str, srcs: list[str], scope: Scope) -> str:
@@ -128,8 +139,9 @@ def parallel(x: Expanding, e: Entry, name: str, srcs: list[str], scope: Scope) -
     try:
         shape = merge.shape(list(in_shapes), args)
     except ShapeError as err:
-        raise shape_error(err, merge, merged, e, scope, in_shapes, outs,
-                          _first_input(x)) from None
+        error = shape_error(err, merge, merged, e, scope, in_shapes, outs, _first_input(x))
+        x.graph.fail(Failure(merged, merge.name, tuple(outs), error))
+        raise error from None
     x.graph.add(Node(merged, merge.name, args, tuple(outs), in_shapes, shape, 0, 0,
                      e.loc, scope.chain, groups))
     x.dtypes[merged] = "float"

@@ -17,7 +17,9 @@ from dataclasses import replace
 from netspec.errors import Collector, Location, SpecError, did_you_mean
 from netspec.graph import entry_kinds
 from netspec.graph.diagnose import entry_error, loc_of
+from netspec.graph.estimate import Estimates
 from netspec.graph.ir import Graph, Group, InputNode
+from netspec.graph.receptive import annotate
 from netspec.graph.scope import UNKNOWN, Scope, in_info, set_prev
 from netspec.graph.substitute import resolve_scalar
 from netspec.kinds import kinds
@@ -39,14 +41,19 @@ class _Abandoned(Exception):
 
 
 def expand(spec: Spec, input_shapes: dict[str, tuple] | None = None,
-           bindings: dict[str, int] | None = None, *, after_errors: bool = False) -> Graph:
+           bindings: dict[str, int] | None = None, *, after_errors: bool = False,
+           soft: bool = False) -> Graph:
     """The expanded graph of `spec`. `input_shapes` overrides input shapes by name;
     `bindings` gives symbolic dims a size (`seq=50`). Raises SpecError with every mistake.
     `after_errors`: mistakes were found already (a spec that did not parse whole), so a bound
-    of the expansion ends it quietly, leaving those mistakes as the report."""
+    of the expansion ends it quietly, leaving those mistakes as the report.
+    `soft`: when every mistake is one of shape inference, return the graph of the layers
+    inferred, with the mistakes in `graph.failures`, instead of raising."""
     expander = _Expander(spec, input_shapes or {}, bindings or {})
     expander.after_errors = after_errors
-    return expander.run()
+    graph = expander.run(soft)
+    annotate(graph)
+    return graph
 
 
 class _Expander:
@@ -71,8 +78,9 @@ class _Expander:
         self.static_args: dict[int, object] = {}
         self.kinds_named: dict[tuple[int, str], Entry] = {}   # (id(entry), kind) -> the copy
         self.linted: set[tuple] = set()     # (location, block) of the lints given once
+        self.estimates = Estimates(self.blocks, kinds())
 
-    def run(self) -> Graph:
+    def run(self, soft: bool = False) -> Graph:
         single = self.spec.single_input
         ids = {} if single else {n: n for n in self.spec.inputs}
         env = {"in": in_info(self.graph.inputs["input"].shape)} if single else {}
@@ -84,7 +92,9 @@ class _Expander:
                 self._outputs(scope, last)
         except _Abandoned:
             pass
-        self.errors.raise_if_any()
+        inferring = {d for f in self.graph.failures for d in f.error.diagnostics}
+        if not (soft and inferring and all(d in inferring for d in self.errors.diagnostics)):
+            self.errors.raise_if_any()
         return self.graph
 
     def bound(self, e: Entry, scope: Scope, message: str, hint: str) -> None:
@@ -144,6 +154,7 @@ class _Expander:
             srcs = self.sources(e, scope, prev)
         if UNKNOWN not in srcs:     # else skipped: its input failed
             e = self._kind_named(e, scope)
+            self._within_bounds(e, scope, 1 if count is None else count)
         if count is None:
             out = self.expand_one(e, name, srcs, scope)
         elif UNKNOWN in srcs:   # copies of an entry whose input failed: nothing to check
@@ -161,6 +172,18 @@ class _Expander:
         if e.id:
             scope.ids[e.id] = out
         return out
+
+    def _within_bounds(self, e: Entry, scope: Scope, copies: int) -> None:
+        """Refuse an entry whose copies would surely cross a bound, before expanding any of
+        them: reaching the bound by expanding costs time in proportion to it."""
+        nodes, work = self.estimates.one(e)
+        if self.work + copies * work > MAX_WORK:
+            self.bound(e, scope, f"the network takes more than {MAX_WORK:,} entries to "
+                       f"expand", "blocks that use blocks many times multiply; check them, "
+                       "and the `repeat:` counts")
+        if len(self.graph.nodes) + copies * nodes > MAX_NODES:
+            self.bound(e, scope, f"the network expands to more than {MAX_NODES:,} layers",
+                       "check `repeat:` counts")
 
     def _repeat_count(self, e: Entry, scope: Scope, count) -> None:
         """A count of copies: an int from 0 (the entry is left out) to MAX_REPEAT."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator
 
-from netspec.errors import BlockUse, Diagnostic, Location
+from netspec.errors import BlockUse, Diagnostic, Location, SpecError
 from netspec.kinds.argtypes import Args
 from netspec.kinds.base import Shape, numel
 
@@ -34,11 +34,11 @@ class Group:
     @property
     def title(self) -> str:
         """The label with its arguments, for tables: `bottleneck(out=128, stride=2)`,
-        `bottleneck(out=128) ×3`."""
-        if not self.args:
-            return self.label
+        `bottleneck(out=128) ×3`; `repeat: 1` says nothing a reader needs: no `×1`."""
         head, sep, tail = self.label.partition(" ×")
-        return f"{head}({self.args}){sep}{tail}"
+        if tail == "1":
+            sep = tail = ""
+        return f"{head}({self.args}){sep}{tail}" if self.args else f"{head}{sep}{tail}"
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,22 @@ class Node:
     chain: tuple[BlockUse, ...] = ()
     groups: tuple[Group, ...] = ()
     init: str | None = None
+    # receptive field per spatial axis (netspec.graph.receptive); None: the output is not
+    # spatial. jump and start are ints, or Fractions after an upsampling
+    rf: tuple[int, ...] | None = None
+    jump: tuple | None = None
+    start: tuple | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Where shape inference stopped (`check(..., soft=True)`): the entry `name` (its dotted
+    id) of kind `kind` refused the shapes of `sources` (nodes already inferred), with `error`."""
+
+    name: str
+    kind: str
+    sources: tuple[str, ...]
+    error: SpecError
 
 
 @dataclass(frozen=True)
@@ -72,11 +88,19 @@ class Graph:
     outputs: dict[str, str] = field(default_factory=dict)   # output name -> node name
     init: str = "auto"
     warnings: list[Diagnostic] = field(default_factory=list)  # lints: valid, likely unmeant
+    receptive: dict[str, Any] = field(default_factory=dict)   # node -> its footprint state
+    failures: list[Failure] = field(default_factory=list)     # soft expansion: shape errors
+    failed_at: dict[str, int] = field(default_factory=dict)   # failure -> nodes before it
 
     def add(self, node: Node) -> None:
         if node.name in self.nodes or node.name in self.inputs:
             raise ValueError(f"duplicate node name {node.name!r}")
         self.nodes[node.name] = node
+
+    def fail(self, failure: Failure) -> None:
+        """Record a layer whose shape inference failed, where it comes in execution order."""
+        self.failures.append(failure)
+        self.failed_at.setdefault(failure.name, len(self.nodes))
 
     def shape_of(self, name: str) -> Shape:
         return self.inputs[name].shape if name in self.inputs else self.nodes[name].shape

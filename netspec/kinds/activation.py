@@ -10,6 +10,7 @@ from typing import Literal
 
 from netspec.kinds.argtypes import Args, Bool, Float, Int
 from netspec.kinds.base import LayerKind, ShapeError, channels, fmt_shape, layer, register
+from netspec.kinds.footprint import mixing, pointwise
 
 RELU_LIKE = {"family": "activation", "init_role": "relu_like"}
 SATURATING = {"family": "activation", "init_role": "saturating"}
@@ -27,7 +28,8 @@ def _simple(name: str, torch_name: str, doc: str, role: dict, **meta) -> None:
 
         return getattr(nn, torch_name)()
 
-    register(LayerKind(name=name, args=Args, shape=_same, build=build, doc=doc, **role, **meta))
+    register(LayerKind(name=name, args=Args, shape=_same, build=build, doc=doc,
+                       receptive=pointwise, **role, **meta))
 
 
 _simple("relu", "ReLU", "max(0, x), as torch.nn.ReLU.", RELU_LIKE)
@@ -53,6 +55,7 @@ class LeakyReLU:
     """max(0, x) + slope * min(0, x), as torch.nn.LeakyReLU(negative_slope=slope)."""
 
     shape = _same
+    receptive = pointwise
 
     def build(ins, a):
         from torch import nn
@@ -71,6 +74,7 @@ class PReLU:
     with `channels: true`."""
 
     shape = _same
+    receptive = pointwise
 
     def params(ins, a):
         return channels(ins, "prelu") if a.channels else 1
@@ -90,6 +94,7 @@ class ELU:
     """x if x > 0 else alpha * (exp(x) - 1), as torch.nn.ELU."""
 
     shape = _same
+    receptive = pointwise
 
     def build(ins, a):
         from torch import nn
@@ -106,6 +111,7 @@ class GELU:
     """Gaussian error linear unit, as torch.nn.GELU."""
 
     shape = _same
+    receptive = pointwise
 
     def build(ins, a):
         from torch import nn
@@ -126,6 +132,11 @@ def _softmax_shape(ins, a: SoftmaxArgs):
     return ins[0]
 
 
+def _softmax_receptive(ins, a: SoftmaxArgs):
+    """Pointwise, except that positions along `dim` are mixed."""
+    return mixing(a.dim, len(ins[0]))
+
+
 def _softmax(torch_name: str):
     def build(ins, a):
         from torch import nn
@@ -136,7 +147,9 @@ def _softmax(torch_name: str):
 
 register(LayerKind(name="softmax", args=SoftmaxArgs, shape=_softmax_shape, main="dim",
                    build=_softmax("Softmax"), output="probabilities", **SATURATING,
+                   receptive=_softmax_receptive,
                    doc="exp(x) / sum(exp(x)) along `dim` (default 1), as torch.nn.Softmax."))
 register(LayerKind(name="log_softmax", args=SoftmaxArgs, shape=_softmax_shape, main="dim",
                    build=_softmax("LogSoftmax"), output="log_probabilities", **SATURATING,
+                   receptive=_softmax_receptive,
                    doc="log(softmax(x)) along `dim` (default 1), as torch.nn.LogSoftmax."))

@@ -62,6 +62,9 @@ class LayerKind:
     params(ins, args) -> int         module.parameters() count
     macs(ins, args, out) -> int      multiply-accumulates per sample (symbolic dims count 1)
     explain(ins, args) -> [str]      the arithmetic behind the shape (for `check --explain`)
+    receptive(ins, args) -> rule     how output positions read input positions, for receptive
+                                     fields (`netspec.kinds.footprint`); None: the output is
+                                     not spatial (it reads all of its input)
     build(ins, args) -> nn.Module    imports torch; a module whose forward takes the inputs
     emit(graph, nodes, args, ins)    instead of build, for parameter-free function calls
                                      (`ins`: the input shapes, as for build)
@@ -88,6 +91,7 @@ class LayerKind:
     params: Callable[..., int] = _zero
     macs: Callable[..., int] = _zero
     explain: Callable[..., list[str]] | None = None
+    receptive: Callable[..., Any] | None = None
     build: Callable[..., Any] | None = None
     emit: Callable[..., Any] | None = None   # (fx graph, input nodes, args, ins) -> fx node:
                                              # kinds that compile to a function call
@@ -169,7 +173,8 @@ def layer(name: str, args: type[Args] = NoArgs, **meta: Any) -> Callable[[type],
     """Class decorator: the class body is a namespace holding shape/params/macs/explain/build."""
 
     def wrap(ns: type) -> LayerKind:
-        parts = {k: ns.__dict__[k] for k in ("shape", "params", "macs", "explain", "build")
+        parts = {k: ns.__dict__[k] for k in ("shape", "params", "macs", "explain", "receptive",
+                                              "build")
                  if k in ns.__dict__}
         return register(LayerKind(name=name, args=args, doc=(ns.__doc__ or "").strip(),
                                   **parts, **meta))

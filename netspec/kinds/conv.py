@@ -9,6 +9,7 @@ from netspec.kinds.argtypes import (Args, Bool, NonNegativeIntOrInts, PositiveIn
                                    PositiveIntOrInts)
 from netspec.kinds.base import (ShapeError, Window, axis_names, channels, fmt_shape, layer, numel,
                                 spatial_rank, tuple_n, windows_out)
+from netspec.kinds.footprint import Axes, Slide, Spread
 
 Padding = NonNegativeIntOrInts | Literal["same", "valid"]
 
@@ -91,6 +92,10 @@ class Conv:
         return [Window(ki, si, pi, di).formula(x, ax)
                 for x, ki, si, pi, di, ax in zip(ins[0][1:], k, s, p, d, axis_names(n))]
 
+    def receptive(ins, a: ConvArgs):
+        n, k, s, p, d = _conv_geometry(ins, a, "conv")
+        return Axes(tuple(Slide(*g) for g in zip(k, s, p, d)))
+
     def params(ins, a: ConvArgs):
         n, k, *_ = _conv_geometry(ins, a, "conv")
         return a.out * (ins[0][0] // a.groups) * math.prod(k) + (a.out if a.bias else 0)
@@ -166,6 +171,10 @@ class ConvTranspose:
         return [f"{ax}: ({x}-1)*{si} - 2*{pi} + {di}*({ki}-1) + {opi} + 1 = "
                 f"{_tconv_dim(x, ki, si, pi, opi, di)}"
                 for x, ki, si, pi, opi, di, ax in zip(ins[0][1:], k, s, p, op, d, axis_names(n))]
+
+    def receptive(ins, a: ConvTransposeArgs):
+        n, k, s, p, op, d = _tconv_geometry(ins, a)     # output_padding only adds bias rows
+        return Axes(tuple(Spread(ki, si, pi, di) for ki, si, pi, di in zip(k, s, p, d)))
 
     def params(ins, a: ConvTransposeArgs):
         n, k, *_ = _tconv_geometry(ins, a)

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from netspec.kinds.argtypes import Args, Bool, Int, PositiveInt, Probability
 from netspec.kinds.base import ShapeError, fmt_shape, layer, numel
+from netspec.kinds.footprint import mixing, pointwise
 
 
 class LinearArgs(Args):
@@ -46,6 +47,9 @@ class Linear:
     def shape(ins, a):
         _in_features(ins, a)
         return (*ins[0][:-1], a.out)
+
+    def receptive(ins, a):
+        return mixing(-1, len(ins[0]))     # the last dim is mixed; the others kept
 
     def params(ins, a):
         return _in_features(ins, a) * a.out + (a.out if a.bias else 0)
@@ -110,6 +114,8 @@ class Dropout:
     def shape(ins, a):
         return ins[0]
 
+    receptive = pointwise
+
     def build(ins, a):
         from torch import nn
 
@@ -156,6 +162,8 @@ class Identity:
 
     def shape(ins, a):
         return ins[0]
+
+    receptive = pointwise
 
     def build(ins, a):
         from torch import nn

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from netspec.kinds.argtypes import Args, Int
 from netspec.kinds.base import LayerKind, ShapeError, fmt_shape, numel, register
+from netspec.kinds.footprint import mixing, pointwise
 
 # a merge hides which activation follows from the layers feeding it (init keeps torch's default)
 MERGE = {"family": "merge", "arity": None, "init_role": None}
@@ -67,7 +68,7 @@ def _elementwise(name: str, op_name: str, doc: str) -> None:
 
     # element-wise ops count no MACs (as torchvision's and fvcore's counters)
     register(LayerKind(name=name, args=Args, shape=lambda ins, a: broadcast(ins, name),
-                       build=None, doc=doc, emit=emit, **MERGE))
+                       build=None, doc=doc, emit=emit, receptive=pointwise, **MERGE))
 
 _elementwise("add", "add", "Element-wise sum of its inputs, broadcasting per-sample shapes as "
              "torch does ([C, H, W] + [C, 1, 1]).")
@@ -115,6 +116,7 @@ def _concat_emit(graph, nodes, a: ConcatArgs, ins=None):
 
 register(LayerKind(name="concat", args=ConcatArgs, shape=_concat_shape, main="dim",
                    emit=_concat_emit, **MERGE,
+                   receptive=lambda ins, a: mixing(a.dim, len(ins[0])),
                    doc="Concatenation of its inputs along `dim` (default 1, the channels), "
                        "as torch.cat."))
 

@@ -7,9 +7,12 @@ import math
 from netspec.kinds.argtypes import (Args, Bool, Float, NonNegativeFloat, PositiveInt,
                                    Probability)
 from netspec.kinds.base import ShapeError, channels, fmt_shape, layer, spatial_rank
+from netspec.kinds.footprint import pointwise
 
 # norms are looked through between a weight layer and its activation by weight init
-NORM = {"family": "norm", "init_role": "transparent"}
+# pointwise for receptive fields, by the usual convention: a norm's statistics are one number
+# per channel or sample, not a window over neighbours (netspec.kinds.footprint)
+NORM = {"family": "norm", "init_role": "transparent", "receptive": pointwise}
 
 
 class BatchNormArgs(Args):

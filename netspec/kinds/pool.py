@@ -5,6 +5,7 @@ from __future__ import annotations
 from netspec.kinds.argtypes import Args, Bool, NonNegativeIntOrInts, PositiveIntOrInts
 from netspec.kinds.base import (ShapeError, Window, axis_names, channels, layer, spatial_rank,
                                 tuple_n, windows_out)
+from netspec.kinds.footprint import Adaptive, Axes, Reads, windows_reads
 
 # pools are looked through between a weight layer and its activation by weight init
 POOL = {"family": "pool", "init_role": "transparent"}
@@ -46,6 +47,12 @@ def _pool_explain(kind: str):
     return explain
 
 
+def _pool_receptive(kind: str):
+    def receptive(ins, a: PoolArgs):
+        return windows_reads(_windows(ins, a, kind))
+    return receptive
+
+
 def _pool_build(kind: str, torch_name: str):
     """torch.nn.<torch_name>1d/2d/3d; arguments a subclass of PoolArgs adds pass through."""
     def build(ins, a):
@@ -71,6 +78,7 @@ class MaxPool:
 
     shape = _pool_shape("maxpool")
     explain = _pool_explain("maxpool")
+    receptive = _pool_receptive("maxpool")
     build = _pool_build("maxpool", "MaxPool")
 
 
@@ -80,6 +88,7 @@ class AvgPool:
 
     shape = _pool_shape("avgpool")
     explain = _pool_explain("avgpool")
+    receptive = _pool_receptive("avgpool")
     build = _pool_build("avgpool", "AvgPool")
 
 
@@ -111,6 +120,16 @@ class AdaptiveAvgPool:
     def shape(ins, a: AdaptiveArgs):
         n = spatial_rank(ins, "adaptive_avgpool")
         return (ins[0][0], *tuple_n(a.size, n, "size"))
+
+    def receptive(ins, a: AdaptiveArgs):
+        """Output o reads floor(o*S/size) .. ceil((o+1)*S/size) - 1; a symbolic S: unknown."""
+        n = spatial_rank(ins, "adaptive_avgpool")
+        sizes = ins[0][1:]
+        if not all(isinstance(x, int) for x in sizes):
+            return None
+        reads: tuple[Reads, ...] = tuple(Adaptive(x, m) for x, m in
+                                         zip(sizes, tuple_n(a.size, n, "size")))
+        return Axes(reads)
 
     def build(ins, a: AdaptiveArgs):
         from torch import nn

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import model_validator
 
 from netspec.kinds.argtypes import Args, Bool, Ints, PositiveIntOrInts, PositiveNumbers
+from netspec.kinds.footprint import Axes, Permute, resample
 from netspec.kinds.base import (LayerKind, ShapeError, axis_names, fmt_shape, layer, register,
                                 spatial_rank, tuple_n)
 
@@ -81,6 +82,7 @@ def _permute_emit(graph, nodes, a: PermuteArgs, ins=None):
 
 register(LayerKind(name="permute", args=PermuteArgs, shape=_permute_shape, main="dims",
                    emit=_permute_emit, **SHAPE_OP,
+                   receptive=lambda ins, a: Permute(tuple(d - 1 for d in a.dims[1:])),
                    doc="Reorder dims; `dims` lists all of them with the batch (0) first."))
 
 
@@ -132,6 +134,14 @@ class Upsample:
 
     def shape(ins, a):
         return (ins[0][0], *_upsample_dims(ins, a))
+
+    def receptive(ins, a):
+        """torch's interpolation per axis (None where a symbolic size leaves it unknown)."""
+        dims = _upsample_dims(ins, a)
+        scales = a.scale if isinstance(a.scale, tuple) else (a.scale,) * len(dims)
+        reads = tuple(resample(x, d, s, a.mode, a.align_corners)
+                      for x, d, s in zip(ins[0][1:], dims, scales))
+        return None if None in reads else Axes(reads)
 
     def explain(ins, a):
         dims = _upsample_dims(ins, a)

@@ -7,7 +7,10 @@ from __future__ import annotations
 from pydantic import Field
 
 from netspec.kinds.argtypes import Args, PositiveInt
+from fractions import Fraction
+
 from netspec.kinds.base import ShapeError, fmt_shape, layer
+from netspec.kinds.footprint import Axes, Resample, Slide, pointwise
 
 # a rearrangement of the input's values: weight init looks through it
 REARRANGE = {"family": "shape", "init_role": "transparent"}
@@ -44,6 +47,8 @@ class ChannelShuffle:
                              f"{shape[0]}")
         return shape
 
+    receptive = pointwise
+
     def build(ins, a):
         from torch import nn
 
@@ -75,6 +80,12 @@ class PixelShuffle:
                              hint=f"a conv before it with `out: {max(1, c // r2) * r2}` fits")
         return (*ins[0][:-3], c // r2, h * a.factor, w * a.factor)
 
+    def receptive(ins, a):
+        """Output (h, w) holds a value of input (h // r, w // r): nearest upsampling's reads
+        (on [C, H, W]; a leading dim more leaves the axes unknown)."""
+        near = Resample(Fraction(1, a.factor))
+        return Axes((near, near)) if len(ins[0]) == 3 else None
+
     def build(ins, a):
         from torch import nn
 
@@ -93,6 +104,10 @@ class PixelUnshuffle:
                              hint=f"H and W must be multiples of {r}; resize the input or "
                                   f"pick a factor that divides both")
         return (*ins[0][:-3], c * r * r, h // r, w // r)
+
+    def receptive(ins, a):
+        """Output (h, w) holds input (h*r + i, w*r + j): an r x r window of stride r."""
+        return Axes((Slide(a.factor, a.factor),) * 2) if len(ins[0]) == 3 else None
 
     def build(ins, a):
         from torch import nn

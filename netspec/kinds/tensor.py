@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 
 from netspec.kinds.argtypes import Args, Float, Int, Ints, PositiveFloat, PositiveInt
 from netspec.kinds.base import LayerKind, ShapeError, fmt_shape, register
+from netspec.kinds.footprint import Along, Slide
 
 # slices and selections pass token ids through, and weight init looks through them
 PART_OF = {"family": "shape", "input_dtype": "any", "keeps_dtype": True,
@@ -135,6 +136,14 @@ def _slice_shape(ins, a: SliceArgs):
     return (*shape[:d], n, *shape[d + 1:])
 
 
+def _slice_receptive(ins, a: SliceArgs):
+    """Output index o is input index start + o*step: a window of 1 with stride `step`."""
+    d = sample_dim(a.dim, ins[0], "slice")
+    size = ins[0][d]
+    start = range(size)[a.start:a.end:a.step].start if isinstance(size, int) else 0
+    return Along(d, Slide(1, a.step, -start))
+
+
 def _slice_emit(graph, nodes, a: SliceArgs, ins=None):
     import operator
 
@@ -144,6 +153,7 @@ def _slice_emit(graph, nodes, a: SliceArgs, ins=None):
 
 
 register(LayerKind(name="slice", args=SliceArgs, shape=_slice_shape, emit=_slice_emit,
+                   receptive=_slice_receptive,
                    **PART_OF,
                    doc="Part of one dim, as x[..., start:end:step] (`end` null = to the end; "
                        "negatives count from the end; dims count the batch as 0)."))

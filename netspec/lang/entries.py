@@ -172,7 +172,7 @@ def parse_entry(raw: Any, index: int, loc: Location, known: set[str],
     if isinstance(raw, str):
         kind, args, kind_loc, meta = raw, None, loc, {}
     elif isinstance(raw, LDict):
-        kind = _kind_key(raw, known, loc)
+        kind = _kind_key(raw, known, loc, errors)
         args, kind_loc = raw[kind], key_location(raw, kind)
         meta = {k: raw[k] for k in META_KEYS if k in raw}
     else:
@@ -182,7 +182,7 @@ def parse_entry(raw: Any, index: int, loc: Location, known: set[str],
         pass
     elif kind not in known:
         raise SpecError(f"unknown layer kind `{kind}`", kind_loc,
-                        hint=did_you_mean(kind, known) or "`netspec kinds` lists them all")
+                        hint=errors.suggest(kind, known) or "`netspec kinds` lists them all")
     if kind == "parallel":
         args = _parallel(raw[kind] if isinstance(raw, LDict) else None, kind_loc, known, errors)
     else:
@@ -223,7 +223,7 @@ def has_reference(value: Any) -> bool:
     return False
 
 
-def _kind_key(raw: LDict, known: set[str], loc: Location) -> str:
+def _kind_key(raw: LDict, known: set[str], loc: Location, errors: Collector) -> str:
     candidates = [k for k in raw if k not in META_KEYS]
     if not candidates:
         raise SpecError("this entry names no layer kind", loc,
@@ -235,14 +235,14 @@ def _kind_key(raw: LDict, known: set[str], loc: Location) -> str:
     if len(named) == 1:
         key = strays[0]
         raise SpecError(f"unknown key `{key}` in a `{named[0]}` entry", key_location(raw, key),
-                        hint=did_you_mean(key, META_KEYS) or
+                        hint=errors.suggest(key, META_KEYS) or
                         f"an entry's keys are its kind and {', '.join(META_KEYS)}; arguments go "
                         f"inside: `{named[0]}: {{{key}: ...}}`")
     if len(named) > 1:
         raise SpecError(f"one entry names two kinds, `{named[0]}` and `{named[1]}`",
                         key_location(raw, named[1]), hint="start a new entry with `- ` for each")
     raise SpecError(f"unknown layer kind `{strays[0]}`", key_location(raw, strays[0]),
-                    hint=did_you_mean(strays[0], known) or "`netspec kinds` lists them all")
+                    hint=errors.suggest(strays[0], known) or "`netspec kinds` lists them all")
 
 
 def _parallel(raw: Any, loc: Location, known: set[str], errors: Collector) -> Parallel:

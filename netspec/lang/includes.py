@@ -43,6 +43,13 @@ def included_blocks(root: LDict, file: str, errors: Collector) -> dict[str, tupl
     return found
 
 
+def resolve_relative(item: str, loc: Location | None, file: str) -> tuple[str, str]:
+    """The absolute and the real path of `item`, a path written at `loc` in the spec `file`
+    (a network file of `networks:`), by the rule includes follow; a SpecError when it breaks
+    it."""
+    return _Includes(file, Collector()).resolve(item, loc, os.path.abspath(file))
+
+
 class _Includes:
     """One spec's includes being read: the folders they may come from, the files read."""
 

@@ -49,6 +49,8 @@ def inline(spec: Spec) -> str:
     root = spec.raw
     includes = root.get("include") if isinstance(root, dict) else None
     chosen = spec.variant is not None or bool(spec.settings)
+    if spec.networks is not None:
+        return _inline_networks(spec, includes, chosen)
     if not includes and not chosen:
         return spec.source or ""
     tree: dict[Any, Any] = {}
@@ -70,6 +72,50 @@ def inline(spec: Spec) -> str:
     head = f"# {spec.name}: self-contained; {'; '.join(notes)}\n"
     return head + yaml.dump(tree, Dumper=_Dumper, sort_keys=False, default_flow_style=None,
                             allow_unicode=True, width=100)
+
+
+def _inline_networks(spec: Spec, includes: Any, chosen: bool) -> str:
+    """A spec of several networks, self-contained: as written when nothing is included,
+    chosen or named by path; else every network written out inline, each with all the
+    blocks it sees and its params in effect (a network file's own included)."""
+    nets = spec.raw.get("networks") or {}
+    by_path = [n for n, v in nets.items() if isinstance(v, str)]
+    if not includes and not chosen and not by_path and not any(
+            isinstance(v, dict) and v.get("include") for v in nets.values()):
+        return spec.source or ""
+    tree: dict[Any, Any] = {}
+    for key, value in spec.raw.items():
+        if key == "networks":
+            tree[key] = {n: _network(net) for n, net in spec.networks.items()}
+        elif key == "params" and chosen:
+            tree[key] = _params_in_effect(spec, value)
+        elif key not in ("include", "blocks") and (key != "variants" or not chosen):
+            tree[key] = _plain(value)
+    what = [f"network {n} from {nets[n]}" for n in by_path]
+    what += [f"includes {includes}"] if includes else []
+    what += ["the params in effect"] if chosen else []
+    head = f"# {spec.name}: self-contained; written out inline: {', '.join(what)}\n"
+    return head + yaml.dump(tree, Dumper=_Dumper, sort_keys=False, default_flow_style=None,
+                            allow_unicode=True, width=100)
+
+
+def _network(net: Spec) -> dict[str, Any]:
+    """One network as an inline entry of `networks:`."""
+    out: dict[str, Any] = {}
+    raw = net.raw
+    for key in ("input", "inputs"):
+        if key in raw:
+            out[key] = _plain(raw[key])
+    if net.blocks:
+        out["blocks"] = {n: _block(b) for n, b in net.blocks.items()}
+    if net.params:
+        out["params"] = {k: _plain(v) for k, v in net.params.items()}
+    out["layers"] = [_plain(entry.raw) for entry in net.layers]
+    if net.outputs is not None:
+        out["outputs"] = list(net.outputs)
+    if net.init != "auto":
+        out["init"] = net.init
+    return out
 
 
 def _params_in_effect(spec: Spec, declared: Any) -> dict[str, Any]:

@@ -39,7 +39,8 @@ def json_schema() -> dict:
                       "description": "a block parameter `$name`, or an expression `$(...)`"},
         "dim": {"anyOf": [{"type": "integer", "minimum": 1, "maximum": 10**9},
                           {"type": "string", "pattern": NAME,
-                           "description": "a symbolic size such as `seq`"}]},
+                           "description": "a symbolic size such as `seq`"},
+                          {"$ref": "#/$defs/reference"}]},
         "shape": {"type": "array", "items": {"$ref": "#/$defs/dim"}, "minItems": 1,
                   "maxItems": 8, "description": "one sample's shape, channels first, no batch"},
         "input": {"anyOf": [
@@ -53,6 +54,7 @@ def json_schema() -> dict:
         "bare": _bare(registry, blocks, known),
         "parallel": _entry_of("parallel", _parallel_args()),
         "user_block_use": _user_block_use(),
+        "network": _network(),
         "known_name": {"enum": known},
         **_meta_defs(),
     }
@@ -71,7 +73,8 @@ def json_schema() -> dict:
         "$schema": DRAFT,
         "$id": "urn:netspec:spec",
         "title": "netspec spec",
-        "description": "A network written as YAML: `input:` and `layers:`, optional `blocks:`.",
+        "description": "A network written as YAML: `input:` and `layers:`, optional `blocks:`; "
+                       "or several under `networks:`.",
         "type": "object",
         "additionalProperties": False,
         "properties": _top_level(),
@@ -105,7 +108,22 @@ def _top_level() -> dict:
         "variants": {"type": "object", "additionalProperties": {"type": "object"},
                      "description": "named sets of params (and dotted `train.*` keys): "
                                     "`--variant NAME`"},
+        "networks": {"type": "object", "minProperties": 1,
+                     "propertyNames": {"pattern": NAME},
+                     "additionalProperties": {"anyOf": [
+                         {"type": "string", "description": "a spec file, relative to this one"},
+                         {"$ref": "#/$defs/network"}]},
+                     "description": "several networks by name (a GAN's generator and "
+                                    "discriminator), each inline or a spec file"},
     }
+
+
+def _network() -> dict:
+    """An inline network of `networks:`: the network keys of a one-network spec."""
+    top = _top_level()
+    keys = ("input", "inputs", "blocks", "layers", "outputs", "init", "params")
+    return {"type": "object", "additionalProperties": False,
+            "properties": {k: top[k] for k in keys}}
 
 
 def _meta() -> dict:

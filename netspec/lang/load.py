@@ -56,8 +56,20 @@ def parse_spec(text: str, file: str = "<spec>", variant: str | None = None,
                         "`layers:` and a list of layers")
     errors = Collector()
     root, choice = choose(root, file, variant, settings, errors)
+    if "networks" in root:
+        from netspec.lang.networks import parse_networks
+
+        return Parsed(parse_networks(root, text, file, choice, errors, parse_network), errors)
+    return parse_network(root, text, file, choice, errors)
+
+
+def parse_network(root: LDict, text: str, file: str, choice, errors: Collector,
+                  shared: dict | None = None) -> Parsed:
+    """One network from its located tree (`root`, params chosen): a whole spec file, or one
+    entry of `networks:`, which also sees the `shared` blocks (name -> (raw, location)) of
+    the file that holds it."""
     top = _top_level(root, errors)
-    blocks = _user_blocks(root, file, errors)
+    blocks = {**(shared or {}), **_user_blocks(root, file, errors)}
     known = set(kinds()) | set(blocks) | set(builtin_blocks()) | {"parallel"}
     parsed_blocks = {}
     for name, (raw, loc) in blocks.items():

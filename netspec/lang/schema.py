@@ -177,10 +177,41 @@ class Spec(Frozen):
     settings: dict[str, Any] = Field(default_factory=dict)
     source: str | None = Field(None, exclude=True, repr=False)   # the YAML text, for run dirs
     raw: Any = Field(None, exclude=True, repr=False)
+    # a spec of several networks (`networks:`): each one a Spec of its own, by name; the
+    # spec itself then has no inputs and no layers (lang/networks.py)
+    networks: dict[str, Spec] | None = None
 
     @property
     def single_input(self) -> bool:
         return list(self.inputs) == ["input"]
+
+    def network(self, name: str | None = None) -> Spec:
+        """The network `name` of a spec of several (`networks:`); a one-network spec is its
+        own network (`name` None or its name). Raises NetworkChoiceError (a ValueError) that
+        lists the names."""
+        if self.networks is None:
+            if name is None or name == self.name:
+                return self
+            raise NetworkChoiceError(f"{self.path or self.name} holds one network (no "
+                                     f"`networks:`); leave out the network name {name!r}",
+                                     [self.name])
+        names = list(self.networks)
+        if name is None:
+            raise NetworkChoiceError(f"{self.path or self.name} holds {len(names)} networks "
+                                     f"({', '.join(names)}): say which one", names)
+        if name not in self.networks:
+            raise NetworkChoiceError(f"{self.path or self.name} has no network {name!r} "
+                                     f"(networks: {', '.join(names)})", names)
+        return self.networks[name]
+
+
+class NetworkChoiceError(ValueError):
+    """A network name that a spec of several networks does not hold, or none where one is
+    needed: a misuse of the command or call (the CLI exits 2), not a mistake in the spec."""
+
+    def __init__(self, message: str, names: list[str]):
+        super().__init__(message)
+        self.names = names
 
 
 def _model_name(v: Any) -> Any:
@@ -211,3 +242,4 @@ class TopLevel(Frozen):
     params: dict[str, Any] | None = None        # checked by lang/overrides.py
     variants: dict[str, Any] | None = None
     description: str | None = None
+    networks: dict[str, Any] | None = None      # read by lang/networks.py

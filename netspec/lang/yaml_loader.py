@@ -25,6 +25,7 @@ from netspec.lang.located import LDict, LList
 from netspec.lang.yaml_errors import QUOTE_HINT, mark_location, syntax_error
 
 MAX_BYTES = 10 * 1024 * 1024
+MAX_SLOW_BYTES = 1024 * 1024     # a text only PyYAML's pure-Python reader reads
 MAX_NODES = 100_000
 MAX_DEPTH = 100
 
@@ -119,18 +120,27 @@ if CParser is not None:
             self.file, self.depth = file, 0
 
 
-_READERS_DIFFER = re.compile(r"[\t\ufeff?]|(?:^|[\s\[{,])!(?!=)")
+_READER_CHARS = re.compile("[\t\ufeff?!]")
+# a comment starts with `#` at a line's start or after a blank
+_COMMENT_START = re.compile(r"(?m)(?:^|[ \t])#")
 
 
-# a comment: from `#` at a line's start or after a blank to the end of the line
-_COMMENT = re.compile(r"(?m)(?:^|[ \t])#.*$")
-
-
-def _readers_may_differ(text: str) -> bool:
-    """Whether `text` holds a tab, a BOM, `?` or a tag outside comments. A comment cannot
-    change what either reader reads, so a spec of commented-out lines with tabs in them still
-    takes the fast reader (PyYAML's pure-Python stages take ~5 s on 9 MiB)."""
-    return _READERS_DIFFER.search(_COMMENT.sub("", text)) is not None
+def _where_readers_may_differ(text: str) -> int | None:
+    """The offset of the first tab, BOM, `?` or tag outside comments, or None. A comment
+    cannot change what either reader reads, so a spec of commented-out lines with tabs in them
+    still takes the fast reader."""
+    # one scan for the few characters that matter, then a look at each one's line: a pattern
+    # that tests every position (a tag's context, a comment's start) takes ~1 s on 9 MiB
+    for found in _READER_CHARS.finditer(text):
+        pos = found.start()
+        line_start = text.rfind("\n", 0, pos) + 1
+        if _COMMENT_START.search(text, line_start, pos):
+            continue
+        if text[pos] == "!" and (pos > line_start and text[pos - 1] not in " \t\r[{,"
+                                 or text.startswith("!=", pos)):
+            continue
+        return pos
+    return None
 
 
 def _compose(text: str, file: str):
@@ -138,13 +148,22 @@ def _compose(text: str, file: str):
     again by PyYAML, whose errors are the ones this module words for people."""
     # tabs, a BOM, `?` and tags (`!` starting a token; `!=` is fine) are where the readers
     # disagree (libyaml accepts some that PyYAML refuses, `{a?: 1}`): PyYAML alone reads those
-    if CParser is not None and not _readers_may_differ(text):
+    differ = _where_readers_may_differ(text)
+    if differ is not None and len(text) > MAX_SLOW_BYTES:
+        # PyYAML's pure-Python stages read about 1 MB a second: bounded, a check stays fast
+        char = {"\t": "a tab", "\ufeff": "a byte-order mark", "?": "`?`"}.get(text[differ], "a tag")
+        raise SpecError(f"{char} here needs the full YAML reader, which reads files of at "
+                        f"most {MAX_SLOW_BYTES // 2**20} MB; this one is "
+                        f"{len(text) / 2**20:.1f} MB", _offset_loc(file, text, differ),
+                        hint="indent with spaces, not tabs (or split the spec with `include:`)")
+    if CParser is not None and differ is None:
         Reader(text)    # the same refusal of unprintable characters as the slow path
         loader = _FastLoader(text, file)
         try:
             return loader.get_single_node()
         except yaml.YAMLError:
-            pass
+            if len(text) > MAX_SLOW_BYTES:      # libyaml's own words: the other reader is slow
+                raise
         finally:
             loader.dispose()
     loader = _Loader(text, file)
@@ -160,7 +179,9 @@ def load_yaml(text: str, file: str) -> object:
     if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise SpecError(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB", start,
                         hint="a spec is a small text file; is this the right file?")
-    deep = _DEEP_OPENERS.search(text)
+    # (counting first: the pattern costs ~0.1 s a MiB, and needs that many brackets to match)
+    deep = _DEEP_OPENERS.search(text) if text.count("[") + text.count("{") > MAX_DEPTH \
+        else None
     if deep:
         raise _too_deep(_offset_loc(file, text, deep.end() - 1))
     try:

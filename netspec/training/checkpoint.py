@@ -109,8 +109,9 @@ def model_tensors(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v for k, v in tensors.items() if not k.startswith(STATE_PREFIX)}
 
 
-def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
-    """The optimizer's state_dict split into tensors and JSON (hyper-parameters, scalars)."""
+def optimizer_tensors(optimizer: torch.optim.Optimizer, network: str = "") -> tuple[dict, dict]:
+    """The optimizer's state_dict split into tensors and JSON (hyper-parameters, scalars);
+    `network` ("NAME.") names the network it optimises when a run trains several."""
     import torch
 
     sd = optimizer.state_dict()
@@ -118,18 +119,21 @@ def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
     for index, values in sd["state"].items():
         for name, value in values.items():
             if isinstance(value, torch.Tensor):
-                tensors[f"{STATE_PREFIX}optimizer.{index}.{name}"] = value
+                tensors[f"{STATE_PREFIX}optimizer.{network}{index}.{name}"] = value
             else:
                 scalars.setdefault(str(index), {})[name] = value
     return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
 
 
-def load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict, state: dict) -> None:
+def load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict, state: dict,
+                   network: str = "") -> None:
     per: dict[int, dict] = {}
-    prefix = f"{STATE_PREFIX}optimizer."
+    prefix = f"{STATE_PREFIX}optimizer.{network}"
     for key, value in tensors.items():
         if key.startswith(prefix):
             index, name = key[len(prefix):].split(".", 1)
+            if not index.isdigit():
+                continue            # another network's (`@optimizer.NAME.`)
             per.setdefault(int(index), {})[name] = value
     for index, values in state["scalars"].items():
         per.setdefault(int(index), {}).update(values)

@@ -9,7 +9,7 @@ imports this module).
 `data` (its common keys: training.data.base.DataConfig; the source's own: its argument model),
 `task`, `batch_size`, `epochs`, `optimizer`, `schedule`, `loss`, `metrics`, `augment`,
 `clip_grad_norm`, `clip_grad_value`, `l1`, `early_stopping`, `monitor`, `seed`, `device`, `amp`,
-`output`, `init_from`, `freeze`, `checkpoint_every`, `threads`, `name`, `out`: see the fields.
+`output`, `init_from`, `init`, `freeze`, `checkpoint_every`, `threads`, `name`, `out`: see the fields.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, PrivateAttr, model_validator
+from pydantic import BeforeValidator, Field, PrivateAttr, model_validator
 
 from netspec.errors import Location, SpecError
 from netspec.kinds.argtypes import Bool, Float, Frozen, Int
@@ -66,12 +66,26 @@ def _run_name(v: Any) -> Any:
     return v
 
 
+class WeightsInit(Frozen):
+    """`init: {from: RUN or FILE.safetensors, map: {old.: new.}, strict: false}`: weights that
+    start the run (training.weights); `init: PATH` is the short form."""
+
+    from_: str = Field(alias="from")
+    map: dict[str, str] = Field(default_factory=dict)
+    strict: Bool = False
+
+
+def _weights_init(v: Any) -> Any:
+    return {"from": v} if isinstance(v, str) else v
+
+
 class TrainConfig(Frozen):
     data: DataConfig
     task: Any = None                 # default: from the loss's targets, else from the data
     batch_size: PositiveInt = 64
     epochs: PositiveInt = 10
     optimizer: Any = "adam"
+    optimizers: dict[str, Any] | None = None   # per network of `networks:` (else `optimizer`)
     schedule: Any = None
     loss: Any = None                 # default: cross_entropy (classification), mse (regression)
     metrics: Any = None              # default: accuracy / mae, r2
@@ -86,6 +100,8 @@ class TrainConfig(Frozen):
     amp: Bool | None = None          # mixed precision; default: on for CUDA
     output: str | None = None        # with several outputs: the one the loss uses
     init_from: str | None = None     # a run directory whose best weights start this run
+    init: Annotated[WeightsInit | None, BeforeValidator(_weights_init)] = None
+    # ^ the general form of init_from: a run or .safetensors file, renamed by `map`
     freeze: Annotated[tuple[str, ...], BeforeValidator(_names)] = ()
     checkpoint_every: PositiveInt | None = None   # also save `last` every N steps
     threads: Annotated[PositiveInt | None, BeforeValidator(_threads)] = None
@@ -112,6 +128,8 @@ class TrainConfig(Frozen):
                 value = value.to_json()
             elif isinstance(value, tuple) and value and isinstance(value[0], Choice):
                 value = [c.to_json() for c in value]
+            elif isinstance(value, dict) and all(isinstance(c, Choice) for c in value.values()):
+                value = {name: c.to_json() for name, c in value.items()}
             elif hasattr(value, "model_dump"):
                 value = value.model_dump(mode="json", exclude_none=True)
             elif isinstance(value, tuple):
@@ -122,6 +140,10 @@ class TrainConfig(Frozen):
     @property
     def lr(self) -> float:
         return self.optimizer.args.lr
+
+    def optimizer_for(self, network: str) -> Choice:
+        """The optimizer of network `network`: its entry of `optimizers:`, else `optimizer`."""
+        return (self.optimizers or {}).get(network, self.optimizer)
 
     def given(self, key: str) -> bool:
         """Whether the user set `key` of the section (in the YAML or by an override)."""
@@ -135,8 +157,10 @@ class TrainConfig(Frozen):
         return locate(raw, path) if isinstance(raw, (LDict, LList)) else None
 
 
-def resolve(spec, **overrides: Any) -> TrainConfig:
-    """The spec's train section, overrides applied, validated; raises a located SpecError."""
+def resolve(spec, *, static: bool = False, **overrides: Any) -> TrainConfig:
+    """The spec's train section, overrides applied, validated; raises a located SpecError.
+    `static` (what `netspec check` asks): every registry but the metrics and augmentations,
+    whose modules import torch; those two stay as written."""
     raw = spec.train
     if raw is None and "train" not in overrides:
         where = spec.raw.loc if spec.raw is not None else Location(spec.path or "<spec>", 1, 1)
@@ -158,30 +182,36 @@ def resolve(spec, **overrides: Any) -> TrainConfig:
     raw = _apply_overrides(raw, {k: v for k, v in overrides.items() if v is not None})
     base = os.path.dirname(os.path.abspath(spec.path)) if spec.path else os.getcwd()
     cfg = validation.validate(TrainConfig, raw, what="train: ")
-    cfg = _parse_choices(cfg, raw, base)
+    cfg = _parse_choices(cfg, raw, base, static)
     cfg._raw = raw
     source_args(cfg.data, cfg.where)        # the source's own options, before anything loads
     return cfg
 
 
-def _parse_choices(cfg: TrainConfig, raw: dict, base: str) -> TrainConfig:
-    from netspec.training.augment import AUGMENTATIONS
+def _parse_choices(cfg: TrainConfig, raw: dict, base: str, static: bool = False) -> TrainConfig:
     from netspec.training.data import DATASETS
     from netspec.training.losses import LOSSES
-    from netspec.training.metrics import METRICS
     from netspec.training.optim import OPTIMIZERS, SCHEDULES
     from netspec.training.tasks import TASKS
 
     update: dict[str, Any] = {"optimizer": OPTIMIZERS.parse(cfg.optimizer, raw, "optimizer")}
     if cfg.task is not None:
         update["task"] = TASKS.parse(cfg.task, raw, "task")
+    if cfg.optimizers is not None:
+        per = raw["optimizers"]
+        update["optimizers"] = {name: OPTIMIZERS.parse(per[name], per, name,
+                                                       f"`optimizers.{name}`") for name in per}
     if cfg.schedule is not None:
         update["schedule"] = SCHEDULES.parse(cfg.schedule, raw, "schedule")
     if cfg.loss is not None:
         update["loss"] = LOSSES.parse(cfg.loss, raw, "loss")
-    if cfg.metrics is not None:
-        update["metrics"] = METRICS.parse_list(cfg.metrics, raw, "metrics")
-    update["augment"] = AUGMENTATIONS.parse_list(cfg.augment or None, raw, "augment")
+    if not static:
+        from netspec.training.augment import AUGMENTATIONS
+        from netspec.training.metrics import METRICS
+
+        if cfg.metrics is not None:
+            update["metrics"] = METRICS.parse_list(cfg.metrics, raw, "metrics")
+        update["augment"] = AUGMENTATIONS.parse_list(cfg.augment or None, raw, "augment")
     data = cfg.data
     data_raw = raw.get("data")
     if data.name is not None and data.name not in DATASETS:
@@ -192,6 +222,9 @@ def _parse_choices(cfg: TrainConfig, raw: dict, base: str) -> TrainConfig:
         update["data"] = data.model_copy(update={key: path})
     if cfg.init_from is not None:
         update["init_from"] = os.path.normpath(os.path.join(base, cfg.init_from))
+    if cfg.init is not None:
+        given = os.path.normpath(os.path.join(base, os.path.expanduser(cfg.init.from_)))
+        update["init"] = cfg.init.model_copy(update={"from_": given})
     if cfg.amp and not cfg.device.startswith(("cuda", "auto")):
         raise SpecError("`amp` (mixed precision) needs a CUDA device", _loc(raw, "amp"))
     if not (cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:")):

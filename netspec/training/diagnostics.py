@@ -59,12 +59,15 @@ def non_finite(loss_value: float, epoch: int, step: int, optimizer: str, lr: flo
         return Diagnosis("nan", f"{where}. The {too_high.removeprefix('the ')}: the updates "
                          "overshoot and the weights blow up",
                          f"lower it, e.g. `--lr {_tenth(too_high)}`")
-    if not clipped:
-        return Diagnosis("nan", f"{where}. The gradients probably exploded",
-                         "add `clip_grad_norm: 1.0` or lower the learning rate")
     if not normalized:
         return Diagnosis("nan", f"{where}. The inputs are not normalised",
                          "set `normalize: true` under `data:`")
+    if not clipped:
+        # data and arguments are finite (refused where they enter), so the step size is what
+        # blew the weights up: name it, not the gradients it produced
+        return Diagnosis("nan", f"{where}. The learning rate {lr:g} ({optimizer}) is too high "
+                         "for this network: the updates overshoot until the weights blow up",
+                         f"lower it, e.g. `--lr {lr / 10:g}`, or add `clip_grad_norm: 1.0`")
     return Diagnosis("nan", f"{where}. Check for log(0) or division by zero in the loss, and "
                      "try a lower learning rate", "")
 
@@ -94,6 +97,8 @@ def stuck_at_chance(history: list[dict], chance: float, num_classes: int,
     acc = history[-1].get("val_accuracy", history[-1].get("train_accuracy"))
     if acc is None or acc > chance + 0.05:
         return None
+    if not final and still_falling(history):
+        return None     # a slow start (BCE from a flat init): the loss moves, so it learns
     facts = []
     if lr_note:
         facts.append(lr_note[0].upper() + lr_note[1:])
@@ -198,3 +203,120 @@ def probe(model, x, relu_type) -> tuple[dict[str, float], bool]:
         out = out[0]
     constant = len(x) > 1 and bool((out.float().std(0) < 1e-6).all())
     return fractions, constant
+
+
+FALLING = 0.01           # the training loss fell by more than this fraction each epoch
+
+
+def still_falling(history: list[dict]) -> bool:
+    """Whether the training loss fell by more than 1 % in each of the last two epochs (a
+    loss that exploded and then went flat is not falling)."""
+    losses = [r.get("train_loss") for r in history[-3:]]
+    if len(losses) < 3 or None in losses or not all(map(math.isfinite, losses)):
+        return False
+    return all(b < a * (1 - FALLING) for a, b in zip(losses, losses[1:]))
+
+
+def lr_too_high(history: list[dict], lr: float, window: int = 4) -> Diagnosis | None:
+    """The training loss rising (each of the first epochs above the first) or oscillating
+    (it changes direction twice, by more than 10 % each time) in the first `window` epochs."""
+    losses = [r.get("train_loss") for r in history[:window]]
+    if len(losses) < 3 or None in losses or not all(map(math.isfinite, losses)):
+        return None
+    steps = [b - a for a, b in zip(losses, losses[1:])]
+    rising = all(d > 0 for d in steps)
+    turns = sum(1 for a, b in zip(steps, steps[1:]) if a * b < 0
+                and min(abs(a), abs(b)) > 0.1 * losses[0])
+    if not rising and turns < 2:
+        return None
+    shape = "rose" if rising else "oscillated"
+    path = " -> ".join(f"{v:.3g}" for v in losses)
+    return Diagnosis("lr_high", f"the training loss {shape} over the first {len(losses)} epochs "
+                     f"({path}): the learning rate {lr:g} is too high, each step overshoots "
+                     "the minimum", f"lower it, e.g. `--lr {lr / 10:g}`")
+
+
+def lr_too_low(history: list[dict], lr: float, uniform: float | None,
+               epochs: int = 3) -> Diagnosis | None:
+    """The training loss barely moving (less than 1 % in `epochs` epochs) while it is still
+    near the untrained network's level (90 % of a uniform guess's loss or more)."""
+    losses = [r.get("train_loss") for r in history]
+    if len(losses) < epochs or None in losses or not all(map(math.isfinite, losses)):
+        return None
+    first, last = losses[0], losses[-1]
+    if uniform is None or last < 0.9 * uniform or abs(first - last) > 0.01 * abs(first):
+        return None
+    return Diagnosis("lr_low", f"the training loss barely moved in {len(losses)} epochs "
+                     f"({first:.4g} -> {last:.4g}, a uniform guess scores {uniform:.3g}): the "
+                     f"learning rate {lr:g} is too low to make progress",
+                     f"raise it, e.g. `--lr {lr * 10:g}`")
+
+
+PLAIN_DEPTH = 20         # weighted layers in a chain without skips: past this, degradation
+
+
+def deep_plain(depth: int, skips: int, final_loss: float | None,
+               uniform: float | None) -> Diagnosis | None:
+    """A plain network (no skip connections) more than PLAIN_DEPTH weighted layers deep whose
+    training loss stays high (above half a uniform guess's): the degradation problem (He et
+    al., 2016: a 56-layer plain net trains to a higher training error than a 20-layer one)."""
+    if depth <= PLAIN_DEPTH or skips or final_loss is None or uniform is None:
+        return None
+    if not math.isfinite(final_loss) or final_loss < 0.5 * uniform:
+        return None
+    return Diagnosis("deep_plain", f"this is a plain network {depth} weighted layers deep with "
+                     f"no skip connections, and its training loss stays high ({final_loss:.3g};"
+                     f" a uniform guess scores {uniform:.3g}): past about {PLAIN_DEPTH} layers "
+                     "a plain network trains worse than a shallower one, because the gradient "
+                     "reaching the early layers fades (the degradation problem)",
+                     "add residual connections (`residual` or `bottleneck` blocks: an `add` "
+                     "of each block's input to its output, as ResNet does), or make it "
+                     "shallower")
+
+
+def split_mismatch(train: float | None, val: float | None,
+                   test: float | None) -> Diagnosis | None:
+    """Validation accuracy far (20 points) below both training and test accuracy: the
+    validation split is not drawn like the others."""
+    if None in (train, val, test) or train - val < 0.2 or test - val < 0.2:
+        return None
+    return Diagnosis("split", f"validation accuracy ({val:.1%}) is far below both training "
+                     f"({train:.1%}) and test ({test:.1%}): the validation split does not look "
+                     "like the other two, so it is not over-fitting but the split",
+                     "check the split: validation data from another distribution (another "
+                     "source, sorted data with `shuffle: false`), or training and test "
+                     "samples that overlap (leakage)")
+
+
+def recovered(d: Diagnosis, history: list[dict], chance: float | None) -> bool:
+    """Whether the run has since recovered from what `d` warned about: accuracy now above
+    chance (10 points) after "stuck at chance"; the loss now below its first epoch's after
+    "loss rising". A recovered warning leaves the summary."""
+    row = history[-1] if history else {}
+    if d.kind == "chance" and chance is not None:
+        acc = row.get("val_accuracy", row.get("train_accuracy"))
+        return acc is not None and acc > chance + 0.1
+    if d.kind in ("lr_high", "lr_low") and len(history) > 1:
+        first, last = history[0].get("train_loss"), row.get("train_loss")
+        return first is not None and last is not None and last < 0.8 * first
+    return False
+
+
+def recovery_note(d: Diagnosis, history: list[dict]) -> str:
+    """The progress line for a withdrawn warning."""
+    row = history[-1]
+    now = ", ".join(f"{k} {v:.1%}" if k.endswith("accuracy") else f"{k} {v:.4g}"
+                    for k, v in row.items() if k in ("train_loss", "val_accuracy"))
+    return f"recovered by epoch {row['epoch']} ({now}): withdrawn: {d.message.split(':')[0]}"
+
+
+def plain_depth(graph) -> tuple[int, int]:
+    """(weighted layers, skip connections) of a graph: a skip is any node fed by two or more
+    nodes (an `add` of a block's input, a concat of branches), so a network without one is a
+    plain chain and its weighted layers (conv, linear: init role "weighted") are its depth."""
+    from netspec.kinds import kinds
+
+    table = kinds()
+    depth = sum(1 for n in graph if getattr(table.get(n.kind), "init_role", None) == "weighted")
+    skips = sum(1 for n in graph if len(n.inputs) > 1)
+    return depth, skips

@@ -10,6 +10,12 @@ operations and ends with bit-identical weights (same device, same thread count).
     trainer = Trainer(spec, cfg, data, ctx, run, progress, model, output_index, task)
     trainer.restore(run.file("last.state.safetensors"))     # optional: continue a run
     trainer.fit()               # -> status: completed | stopped_early | diverged
+
+Several networks (a spec with `networks:`): `model` is an nn.ModuleDict of them (so its
+state_dict keys are `NAME.<layer>...`), `models` maps each name to its module, and
+`optimizers` each name to its own optimizer (`train.optimizers: {NAME: ...}`, else
+`train.optimizer` for each); the task's step calls `optimize(loss, NAME)`. One network:
+`models` and `optimizers` hold it under the spec's name, and `optimizer` is its optimizer.
 """
 
 from __future__ import annotations
@@ -26,7 +32,6 @@ from netspec.training import diagnostics, resume
 from netspec.training.augment import Pipeline
 from netspec.training.evaluate import evaluate_model
 from netspec.training.losses import build_loss
-from netspec.training.metrics import display_name, minimize
 from netspec.training.optim import Schedule, build_optimizer
 
 NAN_CHECK_EVERY = 10        # steps between looks at the running loss (a host sync)
@@ -49,14 +54,22 @@ class Trainer:
         self.progress, self.task = progress, task
         self.device = ctx.device
         self.model = model.to(self.device)
-        self.net = ctx.wrap(self.model)
+        self.several = isinstance(model, nn.ModuleDict)
+        self.models = dict(self.model.items()) if self.several else {spec.name: self.model}
+        self.net = self.model if self.several else ctx.wrap(self.model)
         self.output_index = output_index
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.optimizer = build_optimizer(cfg.optimizer, self.params)
-        self.base_lrs = [g["lr"] for g in self.optimizer.param_groups]
+        self.params_of = {n: [p for p in m.parameters() if p.requires_grad]
+                          for n, m in self.models.items()}
+        self.optimizers = {n: build_optimizer(cfg.optimizer_for(n), self.params_of[n])
+                           for n in self.models}
+        self.base_lrs_of = {n: [g["lr"] for g in o.param_groups]
+                            for n, o in self.optimizers.items()}
+        self.optimizer = next(iter(self.optimizers.values()))
+        self.base_lrs = self.base_lrs_of[next(iter(self.models))]
         self.schedule = Schedule(cfg.schedule, cfg.epochs)
-        self.loss_fn = build_loss(cfg.loss)
-        self.metric_names = [display_name(c) for c in cfg.metrics]
+        self.loss_fn = build_loss(cfg.loss) if cfg.loss is not None else None
+        self.metric_names = task.metric_names(cfg)
         self.augment = Pipeline(cfg.augment)
         self._load_tensors()
         self.amp = cfg.amp if cfg.amp is not None else self.device.type == "cuda"
@@ -85,7 +98,7 @@ class Trainer:
         self.train_x, self.train_y = self.data.tensors("train", normalize=pre,
                                                        device=self.device)
         self.eval_sets = {s: self.data.tensors(s, device=self.device)
-                          for s in ("val", "test") if self.data.size(s)}
+                          for s in ("val", "test") if self.data.size(s) and self.task.evaluates}
         self.normalize_batches = not pre
 
     # ---- one epoch ----------------------------------------------------------------------
@@ -119,8 +132,9 @@ class Trainer:
             idx = order[b * bs:(b + 1) * bs]
             if len(idx) < 2 and b > 0:
                 break                  # a batch of one breaks batchnorm; its sample waits
-            self.schedule.apply(self.optimizer, self.base_lrs,
-                                self.epoch + b / self.steps_per_epoch)
+            for name, opt in self.optimizers.items():
+                self.schedule.apply(opt, self.base_lrs_of[name],
+                                    self.epoch + b / self.steps_per_epoch)
             self.task.step(self, self.train_x[idx], self.train_y[idx])
             self.batch, self.step = b + 1, self.step + 1
             done += len(idx)
@@ -136,23 +150,27 @@ class Trainer:
         self.samples += done * self.ctx.world
         return None if self.finite() else "diverged"
 
-    def optimize(self, loss: torch.Tensor) -> None:
-        """Backward (scaled under AMP), gradient clipping, and the optimizer's step."""
-        self.optimizer.zero_grad(set_to_none=True)
+    def optimize(self, loss: torch.Tensor, network: str | None = None) -> None:
+        """Backward (scaled under AMP), gradient clipping, and the optimizer's step: of the
+        network `network` names (its gradients zeroed first; the others' are left as the
+        backward pass made them), or of the one network."""
+        optimizer = self.optimizers[network] if network is not None else self.optimizer
+        params = self.params_of[network] if network is not None else self.params
+        optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
-            self.scaler.unscale_(self.optimizer)
+            self.scaler.unscale_(optimizer)
         else:
             loss.backward()
         if self.cfg.clip_grad_norm:
-            nn.utils.clip_grad_norm_(self.params, self.cfg.clip_grad_norm)
+            nn.utils.clip_grad_norm_(params, self.cfg.clip_grad_norm)
         if self.cfg.clip_grad_value:
-            nn.utils.clip_grad_value_(self.params, self.cfg.clip_grad_value)
+            nn.utils.clip_grad_value_(params, self.cfg.clip_grad_value)
         if self.scaler is not None:
-            self.scaler.step(self.optimizer)
+            self.scaler.step(optimizer)
             self.scaler.update()
         else:
-            self.optimizer.step()
+            optimizer.step()
 
     def finite(self) -> bool:
         flat, _ = self.tracker.state()
@@ -172,6 +190,9 @@ class Trainer:
 
     def fit(self) -> str:
         """Train until `epochs`, early stopping, or divergence; returns the status."""
+        if self.epoch == 0 and self.batch == 0:       # a fresh run: the untrained network
+            for d in self.remember(self.task.start_diagnoses(self)):
+                self.progress.warn(d)
         while self.epoch < self.cfg.epochs:
             began = time.perf_counter()
             if self.run_epoch() == "diverged":
@@ -181,6 +202,9 @@ class Trainer:
             self.progress.end(row, self.metric_names)
             for d in self.remember(self.task.epoch_diagnoses(self)):
                 self.progress.warn(d)
+            for d in [d for d in self.diagnoses if self.task.recovered(self, d)]:
+                self.diagnoses.remove(d)          # the summary no longer carries it
+                self.progress.note(diagnostics.recovery_note(d, self.history))
             if self.should_stop():
                 return "stopped_early"
         return "completed"
@@ -193,6 +217,7 @@ class Trainer:
             row.update({f"val_{k}": v for k, v in self.evaluate("val").items()})
         row["time"] = seconds
         self.elapsed += seconds
+        self.task.end_epoch(self, row)      # its files and its columns, before the checkpoint
         self.history.append(row)
         self.schedule.end_epoch(row)
         self.epoch, self.batch = self.epoch + 1, 0
@@ -201,7 +226,6 @@ class Trainer:
             self.best = {"epoch": row["epoch"], "value": row[self.cfg.monitor]}
             resume.save_best(self)
         resume.save_last(self)
-        self.task.end_epoch(self, row)
         return row
 
     def improved(self, row: dict) -> bool:
@@ -210,7 +234,7 @@ class Trainer:
             return False
         if not self.best:
             return True
-        return value < self.best["value"] if minimize(self.cfg.monitor) \
+        return value < self.best["value"] if self.task.minimize(self.cfg.monitor) \
             else value > self.best["value"]
 
     def update_stopper(self, row: dict) -> None:
@@ -218,7 +242,7 @@ class Trainer:
         if es is None or row.get(es.monitor) is None:
             return
         value = row[es.monitor]
-        down = minimize(es.monitor) if es.mode == "auto" else es.mode == "min"
+        down = self.task.minimize(es.monitor) if es.mode == "auto" else es.mode == "min"
         best = self.stopper["best"]
         if best is None or (best - value > es.min_delta if down else value - best > es.min_delta):
             self.stopper = {"best": value, "bad": 0}

@@ -132,6 +132,69 @@ def rmsprop(params, a: RMSpropArgs) -> torch.optim.Optimizer:
                                weight_decay=a.weight_decay)
 
 
+class AdagradArgs(OptimizerArgs):
+    lr: NonNegative = 0.01
+    lr_decay: NonNegative = 0.0
+    initial_accumulator_value: NonNegative = 0.0
+    eps: NonNegative = 1e-10
+
+
+class AdadeltaArgs(OptimizerArgs):
+    lr: NonNegative = 1.0
+    rho: Beta = 0.9
+    eps: NonNegative = 1e-6
+
+
+class RAdamArgs(OptimizerArgs):
+    # Adam's arguments but amsgrad, which torch's NAdam and RAdam lack
+    betas: tuple[Beta, Beta] = (0.9, 0.999)
+    eps: NonNegative = 1e-8
+
+
+class NAdamArgs(RAdamArgs):
+    lr: NonNegative = 2e-3
+    momentum_decay: NonNegative = 4e-3
+
+
+@OPTIMIZERS.add("adagrad", AdagradArgs, main="lr", typical_lr=(1e-4, 1.0))
+def adagrad(params, a: AdagradArgs) -> torch.optim.Optimizer:
+    """Adagrad (Duchi et al., 2011): per-parameter steps lr / sqrt(sum of squared gradients)."""
+    import torch
+
+    return torch.optim.Adagrad(params, lr=a.lr, lr_decay=a.lr_decay, eps=a.eps,
+                               initial_accumulator_value=a.initial_accumulator_value,
+                               weight_decay=a.weight_decay)
+
+
+@OPTIMIZERS.add("adadelta", AdadeltaArgs, main="lr", typical_lr=(1e-2, 10.0))
+def adadelta(params, a: AdadeltaArgs) -> torch.optim.Optimizer:
+    """Adadelta (Zeiler, 2012): steps scaled by RMS(updates) / RMS(gradients); lr 1 is the
+    paper's method, the factor torch applies on top."""
+    import torch
+
+    return torch.optim.Adadelta(params, lr=a.lr, rho=a.rho, eps=a.eps,
+                                weight_decay=a.weight_decay)
+
+
+@OPTIMIZERS.add("nadam", NAdamArgs, main="lr", typical_lr=(1e-5, 1e-2))
+def nadam(params, a: NAdamArgs) -> torch.optim.Optimizer:
+    """NAdam (Dozat, 2016): Adam with Nesterov momentum."""
+    import torch
+
+    return torch.optim.NAdam(params, lr=a.lr, betas=a.betas, eps=a.eps,
+                             weight_decay=a.weight_decay, momentum_decay=a.momentum_decay)
+
+
+@OPTIMIZERS.add("radam", RAdamArgs, main="lr", typical_lr=(1e-5, 1e-2))
+def radam(params, a: RAdamArgs) -> torch.optim.Optimizer:
+    """RAdam (Liu et al., 2020): Adam with the variance of its adaptive rate rectified, so it
+    needs no warm-up."""
+    import torch
+
+    return torch.optim.RAdam(params, lr=a.lr, betas=a.betas, eps=a.eps,
+                             weight_decay=a.weight_decay)
+
+
 def build_optimizer(choice, params) -> torch.optim.Optimizer:
     return choice.entry.fn(params, choice.args)
 
@@ -165,6 +228,10 @@ class OneCycleArgs(ScheduleArgs):
     pct_start: Fraction = 0.3
     div_factor: PositiveFloat = 25.0
     final_div_factor: PositiveFloat = 1e4
+
+
+class PolyArgs(ScheduleArgs):
+    power: PositiveFloat = 0.9
 
 
 class PlateauArgs(ScheduleArgs):
@@ -222,6 +289,13 @@ def onecycle(a: OneCycleArgs, t: float, epochs: int) -> float:
     if p < a.pct_start:
         return _cos_between(start, 1.0, p / a.pct_start)
     return _cos_between(1.0, end, (p - a.pct_start) / (1 - a.pct_start))
+
+
+@SCHEDULES.add("poly", PolyArgs, main="power")
+def poly(a: PolyArgs, t: float, epochs: int) -> float:
+    """Polynomial decay, per step: (1 - t / T)^power, T the epochs (DeepLab's `poly` at
+    power 0.9); power 1 is a linear decay to 0."""
+    return max(1.0 - t / max(epochs, 1e-9), 0.0) ** a.power
 
 
 @SCHEDULES.add("plateau", PlateauArgs, main="patience", stateful=True)

@@ -79,10 +79,16 @@ def init_from(model, cfg) -> str:
 
 
 def freeze(model, cfg) -> None:
-    """Stop the gradients of the layers `freeze` names (ids, or dotted layer names)."""
+    """Stop the gradients of the layers `freeze` names (ids, dotted layer names, or glob
+    patterns over parameter names)."""
+    import fnmatch
+
     names = [n for n, _ in model.named_parameters()]
     for i, ident in enumerate(cfg.freeze):
-        hits = [n for n in names if n.startswith(f"{ident}.")]
+        # a name, or a pattern over the parameters' names: `stem.*`, `stage[12].*`
+        pattern = any(c in ident for c in "*?[")
+        hits = [n for n in names if fnmatch.fnmatchcase(n, ident)] if pattern else \
+            [n for n in names if n.startswith(f"{ident}.")]
         if not hits:
             layers = sorted({n.rsplit(".", 1)[0] for n in names})
             raise SpecError(f"`freeze`: no layer with parameters is named {ident!r}",

@@ -61,6 +61,9 @@ class Progress:
                 value = row.get(f"{split}_{name}")
                 if value is not None:
                     parts.append(f"{split}_{name} {format_value(name, value)}")
+        # a task's own columns (the gan's fid), beside the train_/val_ ones
+        parts += [f"{k} {format_value(k, v)}" for k, v in row.items()
+                  if "_" not in k and k not in ("epoch", "lr", "time") and isinstance(v, float)]
         parts.append(f"lr {row['lr']:.3g}")
         parts.append(f"{row['time']:.1f}s")
         self.console.print("  ".join(parts), soft_wrap=True)

@@ -5,6 +5,11 @@ from `last.state` so the run continues exactly where it stopped.
                              state: epoch, batch, step, schedule, stopper, best, history, timing
     last.safetensors         the plain weights of the same moment (what export reads)
     best.safetensors         the weights of the best epoch by `monitor`
+
+Several networks: the weights of each are under its name (`generator.0.weight`: the
+trainer's nn.ModuleDict), each optimizer's tensors under `@optimizer.NAME.<i>.<name>` (its
+JSON under `optimizer.NAME`), and the task's own state (`task.state(t)`: tensors and JSON)
+under `@task.<key>` and `task`, in every one of the three files' resume file.
 """
 
 from __future__ import annotations
@@ -39,8 +44,18 @@ def save_last(t, mid_epoch: bool = False) -> None:
         return
     st = state(t)
     weights = dict(t.model.state_dict())
-    opt_tensors, st["optimizer"] = checkpoint.optimizer_tensors(t.optimizer)
+    if t.several:
+        opt_tensors, st["optimizer"] = {}, {}
+        for name, opt in t.optimizers.items():
+            tensors_of, st["optimizer"][name] = checkpoint.optimizer_tensors(opt, f"{name}.")
+            opt_tensors.update(tensors_of)
+    else:
+        opt_tensors, st["optimizer"] = checkpoint.optimizer_tensors(t.optimizer)
     tensors = {**weights, **opt_tensors}
+    task_tensors, task_state = t.task.state(t)
+    if task_tensors or task_state:
+        tensors.update({f"{checkpoint.STATE_PREFIX}task.{k}": v for k, v in task_tensors.items()})
+        st["task"] = task_state
     if mid_epoch:
         tensors.update(checkpoint.rng_tensors({"augment": t.aug_gen}))
         flat, sizes = t.tracker.state()
@@ -57,7 +72,15 @@ def restore(t, path) -> None:
     """Continue trainer `t` from the checkpoint at `path` (a run's last.state.safetensors)."""
     tensors, st = checkpoint.read(path)
     t.model.load_state_dict(checkpoint.model_tensors(tensors))
-    checkpoint.load_optimizer(t.optimizer, tensors, st["optimizer"])
+    if t.several:
+        for name, opt in t.optimizers.items():
+            checkpoint.load_optimizer(opt, tensors, st["optimizer"][name], f"{name}.")
+    else:
+        checkpoint.load_optimizer(t.optimizer, tensors, st["optimizer"])
+    prefix = f"{checkpoint.STATE_PREFIX}task."
+    if "task" in st or any(k.startswith(prefix) for k in tensors):
+        t.task.load_state(t, {k[len(prefix):]: v for k, v in tensors.items()
+                              if k.startswith(prefix)}, st.get("task", {}))
     t.epoch, t.batch, t.step = st["epoch"], st["batch"], st["step"]
     t.schedule.state = st["schedule"]
     t.stopper, t.best, t.history = st["stopper"], st["best"], st["history"]

@@ -3,6 +3,7 @@ the newest (a symlink, or a text file holding `<n>` where symlinks cannot be mad
 is the one reader and writer of runs: train, resume, eval and export all go through it.
 
     spec.yaml            the spec, self-contained (includes inlined: `netspec.lang.inline`)
+    samples/, ...        what the task writes per epoch (`write_bytes`; gan: sample grids)
     train.json           the resolved train section (what --resume trains with)
     data.json            task, labels, scale, normalisation statistics, target scaling of a
                          regression (`target: {mean, std}`), input shape, output kind
@@ -132,6 +133,22 @@ class RunDir:
     def write_text(self, name: str, text: str) -> None:
         atomic_write(self.file(name), text)
 
+    def write_bytes(self, name: str, data: bytes, durable: bool = False) -> None:
+        """`name` (a path inside the run, `samples/epoch_001.png`: its folders are made)
+        written atomically: a reader sees the old file or the new one, never a part."""
+        path = self.file(name)
+        if not path.resolve().is_relative_to(self.path.resolve()):
+            raise InputError(f"{name!r} is not a path inside the run {self.path}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, data, durable)
+
+    def read_network_weights(self, network: str, checkpoint: str | None = "best") -> dict:
+        """The state_dict of network `network` of a run that trains several (its keys
+        without the `NAME.` prefix they have in the checkpoint)."""
+        prefix = f"{network}."
+        return {k[len(prefix):]: v for k, v in self.read_weights(checkpoint).items()
+                if k.startswith(prefix)}
+
     def write_json(self, name: str, value: Any) -> None:
         atomic_json(self.file(name), value)
 
@@ -219,37 +236,11 @@ class RunDir:
         atomic_write(self.file("metrics.csv"), buf.getvalue(), durable=False)
 
     def plot(self, history: list[dict]) -> None:
-        """curves.png: losses on the left, metrics on the right, train dashed, val solid."""
-        if not history:
-            return
-        # the object-oriented API: no pyplot state, no switching of the user's backend
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-        from matplotlib.ticker import MaxNLocator
+        """curves.png (netspec.training.curves), with summary.json's best epoch and test values
+        and the chance level from data.json's labels."""
+        from netspec.training.curves import plot_run
 
-        epochs = [row["epoch"] for row in history]
-        names = sorted({k.split("_", 1)[1] for row in history for k in row
-                        if k.startswith(("train_", "val_")) and not k.endswith("_loss")})
-        fig = Figure(figsize=(10 if names else 5, 3.6))
-        FigureCanvasAgg(fig)
-        axes = fig.subplots(1, 2 if names else 1, squeeze=False)
-        for ax, keys, title in ((axes[0][0], ["loss"], "loss"),
-                                *([(axes[0][1], names, "metrics")] if names else [])):
-            for key in keys:
-                for split, style in (("train", "--"), ("val", "-")):
-                    values = [row.get(f"{split}_{key}") for row in history]
-                    if any(v is not None for v in values):
-                        ax.plot(epochs, [float("nan") if v is None else v for v in values],
-                                style, label=f"{split} {key}")
-            ax.set_xlabel("epoch")
-            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_title(title)
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
-        fig.tight_layout()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=90)
-        atomic_write(self.file("curves.png"), buf.getvalue(), durable=False)
+        plot_run(self, history)
 
 
 def _fmt(value: Any) -> Any:

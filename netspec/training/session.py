@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from netspec.errors import InputError
-from netspec.training import diagnostics, prepare
+from netspec.training import prepare
 from netspec.training.config import resolve
+from netspec.training.diagnostics_check import fit_loss
 from netspec.training.data import load_data
 from netspec.training.kfold import cross_validate
 from netspec.training.rundir import RunDir, resolve_run
@@ -61,6 +62,20 @@ def train_once(spec, cfg, ctx, progress, run: RunDir | None = None, fold: int | 
     from netspec.compiler.build import build, count_parameters
     from netspec.training.loop import Trainer
 
+    if spec.networks is not None:
+        from netspec.training.networks import prepare_networks
+
+        task, cfg, data, model, output = prepare_networks(spec, cfg, ctx, fold)
+        resuming = run is not None
+        run = _open_run(run, ctx, cfg, spec, fold, parent)
+        with run.lock() if run is not None and ctx.main else contextlib.nullcontext():
+            if ctx.main and not resuming:
+                write_run_files(run, spec, cfg, data, output)
+            trainer = Trainer(spec, cfg, data, ctx, run if ctx.main else None, progress,
+                              model, 0, task)
+            if resuming:
+                _restore(trainer, run, progress)
+            return _fit(trainer, model, count_parameters)
     data = load_data(cfg.data, spec, cfg.where, fold)
     task = pick_task(cfg, data)
     cfg = task.complete(cfg, has_val=data.size("val") > 0)
@@ -69,8 +84,14 @@ def train_once(spec, cfg, ctx, progress, run: RunDir | None = None, fold: int | 
     output_name, output_index = prepare.pick_output(graph, cfg)
     out_node = graph.nodes[graph.outputs[output_name]]
     prepare.check_fit(spec, cfg, data, out_node, task)
+    # raises before anything is written; a task without a loss (skipgram) has none to fit
+    mismatch = fit_loss(cfg, out_node) if cfg.loss is not None else None
     if cfg.init_from:
         progress.note(prepare.init_from(model, cfg))
+    if cfg.init is not None:
+        from netspec.training.weights import load_into
+
+        progress.note(load_into(model, cfg))
     prepare.freeze(model, cfg)
     resuming = run is not None
     if run is None and ctx.main:
@@ -83,14 +104,26 @@ def train_once(spec, cfg, ctx, progress, run: RunDir | None = None, fold: int | 
         trainer = Trainer(spec, cfg, data, ctx, run if ctx.main else None, progress, model,
                           output_index, task)
         if resuming:
-            trainer.restore(run.file("last.state.safetensors"))
-            progress.note(f"resuming {run} at epoch {trainer.epoch + 1}"
-                          + (f", step {trainer.batch + 1}" if trainer.batch else ""))
-        found = diagnostics.output_mismatch(cfg.loss.name, cfg.loss.entry.meta["expects"],
-                                            out_node.kind)
-        for d in trainer.remember([found]):
+            _restore(trainer, run, progress)
+        for d in trainer.remember([mismatch]):
             progress.warn(d)
         return _fit(trainer, model, count_parameters)
+
+
+def _open_run(run, ctx, cfg, spec, fold, parent) -> RunDir | None:
+    """The run directory to train in: `run` when resuming, else a new one (rank 0)."""
+    if run is None and ctx.main:
+        run = RunDir(parent.path / f"fold{fold + 1}") if parent else \
+            RunDir.create(cfg.out, cfg.name or spec.name)
+        run.path.mkdir(parents=True, exist_ok=True)
+    return run
+
+
+def _restore(trainer, run: RunDir, progress) -> None:
+    """Continue `trainer` from the run's last checkpoint."""
+    trainer.restore(run.file("last.state.safetensors"))
+    progress.note(f"resuming {run} at epoch {trainer.epoch + 1}"
+                  + (f", step {trainer.batch + 1}" if trainer.batch else ""))
 
 
 def _fit(trainer, model, count_parameters) -> Run:
@@ -142,11 +175,14 @@ def preload(module: str) -> None:
     threading.Thread(target=load, name=f"preload {module}", daemon=True).start()
 
 
-def write_run_files(run: RunDir, spec, cfg, data, output: str) -> None:
-    """What a run holds from its start: the spec, the resolved section, the data's facts."""
+def write_run_files(run: RunDir, spec, cfg, data, output: str | dict) -> None:
+    """What a run holds from its start: the spec, the resolved section, the data's facts
+    (with several networks, `output` is {NAME: {input_shape, output}} under `networks`)."""
     run.write_spec(spec)
     run.write_json("train.json", cfg.to_json())
-    run.write_json("data.json", data.meta(output))
+    meta = data.meta(output) if isinstance(output, str) else \
+        {**data.meta(None), "networks": output}
+    run.write_json("data.json", meta)
     run.write_json("run.json", {"spec_path": str(Path(spec.path).resolve()) if spec.path
                                 and Path(spec.path).exists() else None,
                                 # what chose the params (spec.yaml holds their values)

@@ -47,6 +47,7 @@ def finish(t, status: str, seconds: float) -> dict:
         t.model.load_state_dict(t.run.read_weights("best"))     # the model given back
     if "test" in t.eval_sets and status in DONE:
         summary["test"] = t.evaluate("test")
+    t.test_metrics = summary["test"]          # for the diagnoses that compare all three splits
     if status in DONE and t.history:
         t.progress.stop()
         for d in t.remember(t.task.end_diagnoses(t)):

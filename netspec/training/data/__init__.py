@@ -9,9 +9,9 @@ normalisation statistics of the training split.
 """
 
 from netspec.training.data import (bundled, csvfile, idx, images, npz, sequences, shapes,
-                                   synthetic)
+                                   synthetic, text, unpaired)
 from netspec.training.data.base import DATASETS, Arrays, Data, DataArgs, DataConfig, statistics
 from netspec.training.data.load import load_data
 
 # importing a module registers the sources it defines
-BUILTIN = (bundled, synthetic, shapes, sequences, images, csvfile, npz, idx)
+BUILTIN = (bundled, synthetic, shapes, sequences, images, csvfile, npz, idx, text, unpaired)

@@ -124,6 +124,7 @@ class Arrays:
     test: tuple[np.ndarray, np.ndarray] | None = None   # a test split the files define
     hint: str | None = None                     # how to fix a shape that disagrees with the spec
     boxes: np.ndarray | None = None             # [N, 4] x0 y0 x1 y1 pixels: each figure's box
+    whole: bool = False                         # a corpus: every sample trains, no val/test
 
 
 @dataclass

@@ -3,6 +3,8 @@ tables. Read from the package's files: importing sklearn.datasets alone costs se
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from netspec.training.data.base import DATASETS, Arrays, DataArgs, PositiveInt
@@ -10,16 +12,21 @@ from netspec.training.data.base import DATASETS, Arrays, DataArgs, PositiveInt
 
 class DigitsArgs(DataArgs):
     size: PositiveInt | None = None          # resize to size x size (PIL's NEAREST)
+    resample: Literal["nearest", "bilinear"] = "nearest"   # how `size` resizes
 
 
 @DATASETS.add("digits", DigitsArgs)
 def digits(a: DigitsArgs, shape: tuple, cfg) -> Arrays:
     """scikit-learn's 8x8 handwritten digits (1797 samples, 10 classes), ÷16 into [0, 1];
-    `size: 28` upsamples to 28x28 as PIL's NEAREST does."""
+    `size: 28` upsamples to 28x28 as PIL's NEAREST does (what `netspec infer` does to an
+    image file), or with `resample: bilinear` as PIL's BILINEAR does (smooth strokes, as a
+    GAN learns them best)."""
     images, target = _digits_arrays()
     side = shape[-1] if len(shape) == 3 and isinstance(shape[-1], int) else 28
     x = images.astype(np.float32)[:, None] / 16.0
-    if a.size:
+    if a.size and a.resample == "bilinear":
+        x = bilinear(x, a.size)
+    elif a.size:
         idx = nearest_index(8, a.size)
         x = x[:, :, idx][:, :, :, idx]
     return Arrays(np.ascontiguousarray(x), target.astype(np.int64), "classification",
@@ -43,6 +50,15 @@ def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
         return d.images, d.target
     table = np.loadtxt(path, delimiter=",")
     return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(np.int64)
+
+
+def bilinear(x: np.ndarray, size: int) -> np.ndarray:
+    """Images [N, 1, h, w] (float32) resized to size x size as PIL's BILINEAR does."""
+    from PIL import Image
+
+    out = [np.asarray(Image.fromarray(img[0], mode="F").resize((size, size), Image.BILINEAR))
+           for img in x]
+    return np.stack(out)[:, None].astype(np.float32)
 
 
 def nearest_index(n: int, size: int) -> np.ndarray:

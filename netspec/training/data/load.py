@@ -108,6 +108,9 @@ def _split(arrays: Arrays, cfg: DataConfig, fold: int | None, loc=None) -> dict:
     order when the set says so (time series). With `fold`, the non-test part is cut into
     `cfg.folds` stratified folds and fold `fold` validates."""
     x, y = arrays.x, arrays.y
+    if arrays.whole:
+        # the samples are positions in one text: held-out positions would only be missed
+        return {"train": (x, y)}
     rng = np.random.default_rng(cfg.split_seed)
     shuffle = arrays.shuffle if cfg.shuffle is None else cfg.shuffle
     classify = arrays.task == "classification"

@@ -8,6 +8,7 @@ import numpy as np
 
 from netspec.errors import SpecError
 from netspec.training import diagnostics
+from netspec.training import diagnostics_start as start
 from netspec.training.tasks.base import TASKS
 from netspec.training.tasks.supervised import Supervised
 
@@ -38,21 +39,46 @@ class Classify(Supervised):
 
         return diagnostics.produced_by(out_node.kind) or expects(cfg.loss)
 
+    def start_diagnoses(self, t) -> list:
+        found = super().start_diagnoses(t)
+        if getattr(t, "initial_loss", None) is not None:
+            raw = any(d is not None and d.kind == "unnormalised" for d in found)
+            found.append(start.bad_initial_loss(t.initial_loss, t.uniform_loss,
+                                                t.data.num_classes, raw))
+        return found
+
     def epoch_diagnoses(self, t) -> list:
+        found = super().epoch_diagnoses(t)
         if "accuracy" not in t.metric_names:
-            return []
-        return [self.chance(t), diagnostics.over_confident(t.history)]
+            return found
+        # stuck at chance first: it names what the probes found, the likeliest cause
+        return [self.chance(t), diagnostics.over_confident(t.history)] + found
+
+    def recovered(self, t, d) -> bool:
+        return diagnostics.recovered(d, t.history, self.chance_level(t))
 
     def first_diagnoses(self, t) -> list:
+        depth, skips = diagnostics.plain_depth(t.model.netspec_graph)
+        found = [diagnostics.deep_plain(depth, skips, t.history[-1].get("train_loss"),
+                                        getattr(t, "uniform_loss", None))]
         if "accuracy" not in t.metric_names:
-            return []
-        return [self.chance(t, final=True), diagnostics.overfitting(t.history)]
+            return found
+        row, test = t.history[-1], getattr(t, "test_metrics", None) or {}
+        split = diagnostics.split_mismatch(row.get("train_accuracy"), row.get("val_accuracy"),
+                                           test.get("accuracy"))
+        # validation alone far below: the split, not over-fitting (test would fall too)
+        return found + [self.chance(t, final=True), split or diagnostics.overfitting(t.history)]
+
+    @staticmethod
+    def chance_level(t) -> float:
+        labels = t.data.splits["train"][1]
+        return diagnostics.chance_level(t.data.num_classes,
+                                        float(np.bincount(labels).max() / len(labels)))
 
     def chance(self, t, final: bool = False):
         """'Stuck at chance', with what the probes say about why (they run only then)."""
         k = t.data.num_classes
-        labels = t.data.splits["train"][1]
-        chance = diagnostics.chance_level(k, float(np.bincount(labels).max() / len(labels)))
+        chance = self.chance_level(t)
         if diagnostics.stuck_at_chance(t.history, chance, k, final=final) is None:
             return None
         dead, constant = t.probe()

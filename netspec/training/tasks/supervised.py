@@ -61,6 +61,35 @@ class Supervised(Task):
         t.optimize(loss)
         t.tracker.update(out.float(), y, loss)
 
+    def start_diagnoses(self, t) -> list:
+        """Inputs not normalised, and activations that vanish or explode through depth, from
+        one batch through the untrained network; keeps its loss and a uniform guess's for the
+        diagnoses that compare with them."""
+        from netspec.training import diagnostics_start as start
+        from netspec.training.losses import expects
+
+        x, y = t.train_x[:256], t.train_y[:256]
+        if not x.is_floating_point():
+            return []                      # token ids: nothing to normalise
+        if t.normalize_batches:
+            x = t.data.apply_normalize(x)
+        t.initial_loss, out, stds = start.probe_start(t.model, x, y, t.loss_fn, t.output_index)
+        t.uniform_loss = start.uniform_loss(t.loss_fn, out, y, expects(t.cfg.loss))
+        return [start.unnormalised(float(x.float().mean()), float(x.float().std()),
+                                   t.data.normalize is not None),
+                start.activation_depth(stds)]
+
+    def epoch_diagnoses(self, t) -> list:
+        found = [diagnostics.lr_too_high(t.history, t.cfg.lr)]
+        # a flat loss after a warning about the init is the init's doing, not the rate's
+        if not any(d.kind in ("depth_activations", "bad_init") for d in t.diagnoses):
+            found.append(diagnostics.lr_too_low(t.history, t.cfg.lr,
+                                                getattr(t, "uniform_loss", None)))
+        return found
+
+    def recovered(self, t, d) -> bool:
+        return diagnostics.recovered(d, t.history, None)
+
     def end_diagnoses(self, t) -> list:
         """Dead ReLUs and an output that ignores the input (unless a diagnosis that names them,
         such as 'stuck at chance', was given)."""

@@ -1,0 +1,206 @@
+"""Specs of several networks (DESIGN §5b, `networks:`): inline and by path, check (a report per
+network, the task's wiring located), draw/build/export with `--network`, path networks
+relative to their spec and bounded like includes, and the self-contained copy a run keeps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import netspec
+from netspec.cli.main import main
+from netspec.errors import SpecError
+from netspec.lang.inline import inline
+from netspec.lang.schema import NetworkChoiceError
+from netspec.report import MultiReport
+
+GAN = """\
+name: tiny_gan
+params: {z: 8}
+blocks:
+  up:
+    params: {out: null}
+    layers:
+      - conv_transpose: {out: $out, kernel: 4, stride: 2, padding: 1, bias: false}
+      - batchnorm
+      - relu
+networks:
+  generator:
+    input: [$z]
+    layers:
+      - reshape: [$z, 1, 1]
+      - conv_transpose: {out: 16, kernel: 4, bias: false}
+      - up: {out: 8}
+      - conv_transpose: {out: 1, kernel: 4, stride: 2, padding: 1}
+      - tanh
+  discriminator: nets/disc.yaml
+train: {task: gan, data: {name: digits, size: 16}}
+"""
+
+DISC = """\
+name: disc
+input: [1, {side}, {side}]
+layers:
+  - conv: {{out: 8, kernel: 4, stride: 2, padding: 1}}
+  - leaky_relu: 0.2
+  - flatten
+  - linear: {out}
+"""
+
+
+def write(tmp_path: Path, gan: str = GAN, side: int = 16, out: int = 1) -> Path:
+    (tmp_path / "nets").mkdir(exist_ok=True)
+    (tmp_path / "nets" / "disc.yaml").write_text(DISC.format(side=side, out=out))
+    path = tmp_path / "gan.yaml"
+    path.write_text(gan)
+    return path
+
+
+def cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_load_inline_and_path_networks(tmp_path, monkeypatch):
+    path = write(tmp_path)
+    monkeypatch.chdir("/")                      # a path network is relative to its spec file
+    spec = netspec.load(path)
+    assert list(spec.networks) == ["generator", "discriminator"]
+    assert spec.inputs == {} and spec.layers == ()
+    g, d = spec.network("generator"), spec.network("discriminator")
+    assert g.name == "generator" and g.params == {"z": 8} and tuple(g.inputs["input"].shape) == (8,)
+    assert d.path.endswith("disc.yaml")
+    report = netspec.check(spec)
+    assert isinstance(report, MultiReport)
+    assert report.networks["generator"].outputs == {"output": (1, 16, 16)}
+    assert report.params == sum(r.params for r in report.networks.values())
+    assert netspec.check(g).outputs == {"output": (1, 16, 16)}
+
+
+def test_one_network_spec_is_its_own_network(tmp_path):
+    path = tmp_path / "one.yaml"
+    path.write_text("input: [4]\nlayers: [linear: 2]\n")
+    spec = netspec.load(path)
+    assert spec.networks is None and spec.network() is spec
+    with pytest.raises(NetworkChoiceError, match="holds one network"):
+        spec.network("generator")
+
+
+def test_check_cli_prints_each_network_and_json(tmp_path):
+    path = write(tmp_path)
+    out = cli("check", path)
+    assert out.exit_code == 0, out.output
+    assert "== generator ==" in out.stdout and "== discriminator ==" in out.stdout
+    assert "tiny_gan: 2 networks (generator, discriminator)" in out.stdout
+    data = json.loads(cli("check", path, "--json").stdout)
+    assert data["name"] == "tiny_gan" and list(data["networks"]) == ["generator", "discriminator"]
+    assert data["networks"]["discriminator"]["outputs"] == {"output": [1]}
+    one = json.loads(cli("check", path, "--json", "--network", "generator").stdout)
+    assert list(one["networks"]) == ["generator"]
+    assert "== discriminator ==" not in cli("check", path, "--network", "generator").stdout
+    bad = cli("check", path, "--network", "critic")
+    assert bad.exit_code == 2 and "no network 'critic'" in bad.output
+    assert "generator or discriminator" in bad.output
+
+
+def test_wiring_shape_mismatch_is_located_at_the_discriminator_input(tmp_path):
+    path = write(tmp_path, side=32)
+    out = cli("check", path)
+    assert out.exit_code == 1
+    assert "disc.yaml:2:8: error: the generator makes [1, 16, 16] per sample, but the " \
+        "discriminator takes [1, 32, 32]" in out.stderr.splitlines()[0]
+    assert f"the generator's output is made at {path}:" in out.stderr
+    assert "hint: make the discriminator's input [1, 16, 16]" in out.stderr
+    with pytest.raises(SpecError, match="discriminator takes"):
+        netspec.check(path)
+
+
+def test_wiring_discriminator_must_score(tmp_path):
+    path = write(tmp_path, out=10)
+    with pytest.raises(SpecError) as err:
+        netspec.check(path)
+    d = err.value.diagnostics[0]
+    assert "the discriminator outputs [10] per sample; it scores each sample with one value" \
+        in d.message and d.loc.file.endswith("disc.yaml") and d.loc.line == 7
+
+
+def test_wiring_needs_the_task_networks(tmp_path):
+    path = write(tmp_path, GAN.replace("  discriminator: nets/disc.yaml\n", "  critic: "
+                                       "nets/disc.yaml\n"))
+    with pytest.raises(SpecError, match="the task `gan` trains the networks generator, "
+                                        "discriminator; this spec has no `discriminator`") as e:
+        netspec.check(path)
+    assert e.value.diagnostics[0].loc.line == 10        # the `networks:` key
+    # without a task, nothing is wired: both networks check on their own
+    free = write(tmp_path, GAN.replace("task: gan, ", ""))
+    assert netspec.check(free).params > 0
+
+
+@pytest.mark.parametrize("value, message", [
+    ("../outside.yaml", "leads outside the spec's folder"),
+    ("/etc/passwd", "is an absolute path"),
+    ("nets/missing.yaml", "no such network file"),
+    ("nets", "is a directory"),
+    ("nets/loop.yaml", "holds `networks:` itself"),
+    ("[1, 2]", "is a mapping (`input:`, `layers:`, ...) or the path of a spec file, got a list"),
+])
+def test_path_networks_are_bounded_like_includes(tmp_path, value, message):
+    (tmp_path / "outside.yaml").write_text(DISC.format(side=16, out=1))
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    path = write(sub, GAN.replace("nets/disc.yaml", value))
+    (sub / "nets" / "loop.yaml").write_text("networks: {a: loop.yaml}\n")
+    with pytest.raises(SpecError, match=message.replace("(", r"\(").replace(")", r"\)")) as e:
+        netspec.load(path)
+    assert e.value.diagnostics[0].loc.line == 19
+
+
+@pytest.mark.parametrize("text, message, line", [
+    ("input: [2]\nnetworks: {a: {input: [2], layers: [linear: 1]}}\n",
+     "`input:` belongs to one network", 1),
+    ("networks: {a: {input: [2], layers: [linear: 1], train: {}}}\n",
+     "network `a`: `train` is not a key of a network", 1),
+    ("networks: {a.b: {input: [2], layers: [linear: 1]}}\n", "must be an id", 1),
+    ("networks: []\n", "`networks:` maps each network's name", 1),
+    ("networks: {a: {input: [2]}}\n", "the spec has no `layers:`", 1),
+])
+def test_network_mistakes_are_located(text, message, line):
+    with pytest.raises(SpecError, match=message.replace("(", r"\(")) as e:
+        netspec.loads(text, "n.yaml")
+    assert e.value.diagnostics[0].loc.line == line
+
+
+def test_build_draw_pick_a_network(tmp_path):
+    import torch
+
+    path = write(tmp_path)
+    g = netspec.build(path, network="generator")
+    assert g(torch.randn(2, 8)).shape == (2, 1, 16, 16)
+    with pytest.raises(NetworkChoiceError, match=r"holds 2 networks \(generator, discriminator\)"):
+        netspec.build(path)
+    out = cli("draw", path, "-o", tmp_path / "d.dot")
+    assert out.exit_code == 2 and "give --network generator or discriminator" in out.output
+    out = cli("draw", path, "-o", tmp_path / "d.dot", "--network", "discriminator")
+    assert out.exit_code == 0 and (tmp_path / "d.dot").is_file()
+
+
+@pytest.mark.slow              # the ONNX exporter takes tens of seconds on 2 busy cores
+def test_export_a_network_of_a_spec(tmp_path):
+    path = write(tmp_path)
+    result = netspec.export(str(path), tmp_path / "g.onnx", network="generator")
+    assert result.diffs and result.info.inputs["input"].shape == (8,)
+    out = cli("export", path, "-o", tmp_path / "x.onnx")
+    assert out.exit_code == 2 and "--network generator or discriminator" in out.output
+
+
+def test_inline_copy_is_self_contained(tmp_path):
+    spec = netspec.load(write(tmp_path))
+    text = inline(spec)
+    assert "disc.yaml" not in text.split("\n", 1)[1]     # the file is copied in
+    again = netspec.loads(text, str(tmp_path / "elsewhere" / "spec.yaml"))
+    assert netspec.check(again).to_json() == netspec.check(spec).to_json()
+    chosen = netspec.load(write(tmp_path), set={"z": 4})
+    assert netspec.check(netspec.loads(inline(chosen))).networks["generator"] \
+        .graph.inputs["input"].shape == (4,)
