@@ -37,6 +37,7 @@ from netspec.errors import SpecError
 from netspec.kinds.argtypes import (Args, NonNegativeFloat, NonNegativeInt, PositiveFloat,
                                     PositiveInt)
 from netspec.training.tasks.base import TASKS, Task
+from netspec.training.tasks.sums import ColumnSums
 
 COLUMNS = ("d_a", "d_b", "g", "cycle", "identity")
 NETWORKS = ("g_ab", "g_ba", "d_a", "d_b")
@@ -258,36 +259,13 @@ def joint_step(t, loss, names: tuple[str, ...]) -> None:
         t.scaler.update()
 
 
-class CycleTracker:
-    """One epoch's sums: [count, loss, d_a, d_b, g, cycle, identity] (float64), each a batch's
-    mean times its size; the interface of metrics.Tracker."""
+class CycleTracker(ColumnSums):
+    """One epoch's sums: [count, loss, d_a, d_b, g, cycle, identity]."""
 
-    def __init__(self) -> None:
-        import torch
+    columns = COLUMNS
 
-        self.flat = torch.zeros(2 + len(COLUMNS), dtype=torch.float64)
-
-    def update(self, n: int, *losses) -> None:
-        import torch
-
-        self.flat[0] += n
-        self.flat[1:] += torch.stack([v.detach().double() for v in losses]).cpu() * n
-
-    @property
-    def empty(self) -> bool:
-        return int(self.flat[0]) == 0
-
-    def state(self):
-        return self.flat.clone(), []
-
-    def load_state(self, flat, sizes) -> None:
-        self.flat = flat.clone().double()
-
-    def result(self, flat=None) -> dict[str, float]:
-        flat = self.flat if flat is None else flat
-        count = max(float(flat[0]), 1.0)
-        return {"loss": float(flat[1]) / count,
-                **{name: float(flat[2 + i]) / count for i, name in enumerate(COLUMNS)}}
+    def update(self, n: int, loss, *columns) -> None:
+        self.add(n, loss, *columns)
 
 
 def rows_png(rows, pad: int = 2) -> bytes:

@@ -35,6 +35,7 @@ from netspec.kinds.argtypes import Args, Bool, PositiveInt
 from netspec.training import diagnostics
 from netspec.training.diagnostics import Diagnosis
 from netspec.training.tasks.base import TASKS, Task
+from netspec.training.tasks.sums import ColumnSums
 
 COLLAPSE_BELOW = 0.25          # diversity under this: the samples are alike
 WIN_ABOVE, WIN_BELOW = 0.95, 0.05   # d_real above and d_fake below: D wins outright
@@ -253,39 +254,14 @@ def _prob(score, probs: bool):
     return s.mean() if probs else s.sigmoid().mean()
 
 
-class GanTracker:
-    """One epoch's sums: [count, d_loss + g_loss, d_loss, g_loss, d_real, d_fake] (float64),
-    each a batch's mean times its size; the interface of metrics.Tracker."""
+class GanTracker(ColumnSums):
+    """One epoch's sums: [count, d_loss + g_loss, d_loss, g_loss, d_real, d_fake]."""
 
-    def __init__(self) -> None:
-        import torch
-
-        self.flat = torch.zeros(6, dtype=torch.float64)
+    columns = COLUMNS
 
     def update(self, n: int, loss_d, loss_g, d_real, d_fake) -> None:
-        import torch
-
-        parts = torch.stack([loss_d.detach().double() + loss_g.detach().double(),
-                             loss_d.detach().double(), loss_g.detach().double(),
-                             d_real.double(), d_fake.double()]).cpu() * n
-        self.flat[0] += n
-        self.flat[1:] += parts
-
-    @property
-    def empty(self) -> bool:
-        return int(self.flat[0]) == 0
-
-    def state(self):
-        return self.flat.clone(), []
-
-    def load_state(self, flat, sizes) -> None:
-        self.flat = flat.clone().double()
-
-    def result(self, flat=None) -> dict[str, float]:
-        flat = self.flat if flat is None else flat
-        count = max(float(flat[0]), 1.0)
-        return {"loss": float(flat[1]) / count,
-                **{name: float(flat[2 + i]) / count for i, name in enumerate(COLUMNS)}}
+        self.add(n, loss_d.detach().double() + loss_g.detach().double(), loss_d, loss_g,
+                 d_real, d_fake)
 
 
 # ---- what looks wrong (pure functions of the history) -------------------------------------
