@@ -218,6 +218,8 @@ def test_checkpoint_round_trip_with_optimizer_state(tmp_path):
     (lambda raw: raw[:-1] + bytes([raw[-1] ^ 1]), "does not match the checksum"),
     (lambda raw: b"", "is damaged"),
     (lambda raw: b"\x05", "is damaged"),
+    # the header stays JSON, but the run state inside it does not (a flipped `:`)
+    (lambda raw: raw.replace(b'\\"epoch\\": 1', b'\\"epoch\\"; 1'), "state in the header"),
 ])
 def test_damaged_checkpoints_are_refused_clearly(tmp_path, damage, message):
     path = tmp_path / "last.safetensors"

@@ -85,7 +85,15 @@ def read(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
     if hashlib.sha256(_payload(raw)).hexdigest() != meta["sha256"]:
         raise VerifyError(f"checkpoint {path.name} is damaged: its data does not match the "
                         f"checksum in its header", where, hint=damaged.removeprefix("hint: "))
-    return tensors, json.loads(meta["netspec"])
+    try:    # the checksum covers the tensors; the state in the header is read with care
+        state = json.loads(meta["netspec"])
+    except (TypeError, ValueError) as e:
+        raise VerifyError(f"checkpoint {path.name} is damaged: its state in the header is not "
+                          f"JSON ({e})", where, hint=damaged.removeprefix("hint: ")) from None
+    if not isinstance(state, dict):
+        raise VerifyError(f"checkpoint {path.name} is damaged: its state in the header is not "
+                          f"a JSON object", where, hint=damaged.removeprefix("hint: "))
+    return tensors, state
 
 
 def _header(raw: bytes) -> dict:
