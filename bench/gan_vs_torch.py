@@ -1,8 +1,9 @@
 """netspec's `gan` task against a plain-torch DCGAN loop: the same networks (written out in
 torch below, as specs/dcgan_digits.yaml has them), the same data (digits, 32x32 bilinear, in
-[-1, 1]), the same steps (epochs x batches of 32, Adam 2e-4 betas (0.5, 0.999), non-saturating
-BCE with logits), and the same fid (netspec.training.fid, one cached feature classifier).
-One run each; prints both fids and wall times.
+[-1, 1]), the same init (DCGAN's: the spec's `init: dcgan`, the loop's own N(0, 0.02) and
+N(1, 0.02) below), the same steps (epochs x batches of 32, Adam 2e-4 betas (0.5, 0.999),
+non-saturating BCE with logits), and the same fid (netspec.training.fid, one cached feature
+classifier, 1000 samples of one fixed noise). One run each; prints both fids and wall times.
 
     OMP_NUM_THREADS=2 nice -n 10 python bench/gan_vs_torch.py [--epochs 40]
 """

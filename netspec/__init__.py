@@ -37,12 +37,15 @@ def loads(text: str, file: str = "<spec>", *, variant: str | None = None, set=No
     return _loads(text, file, variant=variant, settings=set)
 
 
-def check(spec, input_shapes=None, bindings=None, *, variant: str | None = None, set=None):
+def check(spec, input_shapes=None, bindings=None, *, soft: bool = False,
+          variant: str | None = None, set=None):
     """The static report (shapes, params, MACs, memory) of a spec; never imports torch.
-    A spec of several networks gives a MultiReport (`.networks`: name -> Report)."""
+    A spec of several networks gives a MultiReport (`.networks`: name -> Report). With
+    `soft`, a shape error does not raise: the report holds the layers inferred before it,
+    `report.failure` and `report.error` (every shape error in one SpecError)."""
     from netspec.report import check as _check
 
-    return _check(_as_spec(spec, variant, set), input_shapes, bindings)
+    return _check(_as_spec(spec, variant, set), input_shapes, bindings, soft=soft)
 
 
 def build(spec, *, init: str | None = None, variant: str | None = None, set=None, **kw: Any):

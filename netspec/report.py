@@ -156,11 +156,15 @@ def _number(x: int | Fraction) -> int | float:
 
 
 def _failure_json(f: Failure) -> dict[str, Any]:
-    d = f.error.first
     return {"name": f.name, "kind": f.kind, "from": list(f.sources),
-            "file": d.loc.file if d.loc else None, "line": d.loc.line if d.loc else None,
+            **_diagnostic_json(f.error.first), "text": f.error.render()}
+
+
+def _diagnostic_json(d) -> dict[str, Any]:
+    """A located mistake as the JSON report gives it."""
+    return {"file": d.loc.file if d.loc else None, "line": d.loc.line if d.loc else None,
             "col": d.loc.col if d.loc else None, "message": d.message, "hint": d.hint,
-            "text": f.error.render()}
+            "text": d.render()}
 
 
 def check(spec: Spec | str, input_shapes: dict[str, tuple] | None = None,
@@ -168,11 +172,13 @@ def check(spec: Spec | str, input_shapes: dict[str, tuple] | None = None,
     """Expand `spec` (a Spec, a path or YAML text) and infer every layer's shape, params, MACs
     and receptive field; raises SpecError. With `soft`, a shape error (a layer refusing the
     shapes it gets) does not raise: the report holds the layers inferred and `failure`; other
-    mistakes (YAML, schema, names, `from:`) still raise. A spec of several networks (`networks:`) gives a MultiReport,
-    its task's wiring checked (graph/wiring.py); `input_shapes` then apply to each."""
+    mistakes (YAML, schema, names, `from:`) still raise. A spec of several networks
+    (`networks:`) gives a MultiReport, its task's wiring checked (graph/wiring.py);
+    `input_shapes` then apply to each, and `soft` to each network and to the wiring
+    (checked only when every network inferred to its end)."""
     spec = as_spec(spec)
     if spec.networks is not None:
-        return check_networks(spec, input_shapes, bindings)
+        return check_networks(spec, input_shapes, bindings, soft=soft)
     graph = expand(spec, input_shapes, bindings, soft=soft)
     return Report(graph, graph.params - _frozen_params(spec, graph))
 
@@ -183,35 +189,79 @@ class MultiReport:
 
     name: str
     networks: dict[str, Report]
+    wiring_error: SpecError | None = None     # a soft check's: the networks do not connect
 
     @property
     def params(self) -> int:
         return sum(r.params for r in self.networks.values())
 
+    @property
+    def failures(self) -> tuple[Failure, ...]:
+        """The layers shape inference refused (a soft check), network after network."""
+        return tuple(f for r in self.networks.values() for f in r.failures)
+
+    @property
+    def failure(self) -> Failure | None:
+        return next(iter(self.failures), None)
+
+    @property
+    def failed_networks(self) -> list[str]:
+        """The networks a soft check's shape errors stopped, in spec order."""
+        return [n for n, r in self.networks.items() if r.failures]
+
+    @property
+    def error(self) -> SpecError | None:
+        """Every mistake of a soft check in one error: each network's, then the wiring's."""
+        diags = [d for r in self.networks.values() if r.error for d in r.error.diagnostics]
+        diags += list(self.wiring_error.diagnostics) if self.wiring_error else []
+        return SpecError(list(dict.fromkeys(diags))) if diags else None
+
     def to_json(self) -> dict[str, Any]:
-        """`{"name", "networks": {NAME: <one network's check JSON>}}`."""
-        return {"name": self.name, "networks": {n: r.to_json() for n, r in self.networks.items()}}
+        """`{"name", "networks": {NAME: <one network's check JSON>}}`; a soft check whose
+        networks do not connect adds "errors" (the wiring's, located)."""
+        out = {"name": self.name, "networks": {n: r.to_json() for n, r in self.networks.items()}}
+        if self.wiring_error is not None:
+            out["errors"] = [_diagnostic_json(d) for d in self.wiring_error.diagnostics]
+        return out
 
 
-def check_networks(spec: Spec, input_shapes=None, bindings=None) -> MultiReport:
-    """Every network of `spec` checked, then the wiring its `train.task` needs."""
+def check_networks(spec: Spec, input_shapes=None, bindings=None,
+                   soft: bool = False) -> MultiReport:
+    """Every network of `spec` checked, then the wiring its `train.task` needs. With `soft`,
+    a network's shape error stops that network only (the others are checked in full), and
+    a wiring mistake is kept in `wiring_error`; the wiring is checked only when every
+    network inferred to its end (a half network has no output to compare)."""
     from netspec.graph.wiring import check_wiring
 
     reports = {}
     for name, net in spec.networks.items():
         shapes = {k: v for k, v in (input_shapes or {}).items() if k in net.inputs} or None
-        reports[name] = check(net, shapes, bindings)
-    check_wiring(spec, {n: r.graph for n, r in reports.items()})
+        report = check(net, shapes, bindings, soft=soft)
+        frozen = _frozen_params(spec, report.graph, network=name)
+        reports[name] = Report(report.graph, report.trainable - frozen) if frozen else report
+    if any(r.failures for r in reports.values()):
+        return MultiReport(spec.name, reports)
+    try:
+        check_wiring(spec, {n: r.graph for n, r in reports.items()})
+    except SpecError as err:
+        if not soft:
+            raise
+        return MultiReport(spec.name, reports, wiring_error=err)
     return MultiReport(spec.name, reports)
 
 
-def _frozen_params(spec: Spec, graph: Graph) -> int:
-    """Parameters of the layers `train.freeze` lists (by id path prefix)."""
+def _frozen_params(spec: Spec, graph: Graph, network: str | None = None) -> int:
+    """Parameters of the layers `train.freeze` lists (by id path prefix); of `network`'s
+    graph, the names that start with it (`generator.1`; `generator` alone: all of it)."""
     train = spec.train if isinstance(spec.train, dict) else {}
     frozen = train.get("freeze") or []
     if not isinstance(frozen, list):
         return 0
     prefixes = [str(f) for f in frozen]
+    if network is not None:
+        if network in prefixes:
+            return graph.params
+        prefixes = [p[len(network) + 1:] for p in prefixes if p.startswith(network + ".")]
     return sum(n.params for n in graph
                if any(n.name == p or n.name.startswith(p + ".") for p in prefixes))
 
@@ -298,9 +348,13 @@ def render_json(report: Report | MultiReport) -> str:
     return json.dumps(report.to_json(), indent=2)
 
 
-def render_networks(report: MultiReport, depth: int | None = None, explain: bool = False) -> str:
-    """Each network's table under a heading `== NAME ==`, then the total parameters."""
+def render_networks(report: MultiReport, depth: int | None = None, explain: bool = False,
+                    under: dict[str, str] | None = None) -> str:
+    """Each network's table under a heading `== NAME ==` (and `under[NAME]` below it, when
+    given), then the total parameters."""
+    under = under or {}
     parts = [f"== {name} ==\n{render_table(r, depth, explain)}"
+             + (f"\n{under[name]}" if name in under else "")
              for name, r in report.networks.items()]
     parts.append(f"{report.name}: {len(report.networks)} networks "
                  f"({', '.join(report.networks)}); params {report.params:,} in all")

@@ -1,7 +1,9 @@
 """Generate docs/zoo.md (every spec of specs/ with its figures) and docs/blocks.md (every
 built-in block with its paper, parameters and a checked example), from the specs and
 netspec/blocks/library.yaml themselves, so the docs never go stale (tests/test_zoo.py
-compares them with this script's output).
+compares them with this script's output). The training figures of the classic networks are
+measured, not computed: docs/zoo.md includes docs/zoo_training.md (bench/zoo_train.py's table)
+after its table of networks.
 
     .venv/bin/python scripts/gen_zoo_docs.py            # rewrite both files
     .venv/bin/python scripts/gen_zoo_docs.py --check    # exit 1 when either is stale
@@ -80,7 +82,8 @@ def render_zoo() -> str:
     for path in sorted(SPECS.glob("*.yaml")):
         spec = load(path)
         report = check(spec)
-        trains = "yes" if spec.train else ""
+        trains = ("yes, `--variant cpu`" if "cpu" in (spec.variants or {}) else "yes") \
+            if spec.train else ""
         # a spec of several networks (`networks:`): a row and a table per network
         parts = report.networks if hasattr(report, "networks") else {"": report}
         name = spec.name
@@ -101,10 +104,14 @@ def render_zoo() -> str:
             "multiply-accumulates per sample (per step for a symbolic `seq`). "
             "`tests/test_zoo.py` asserts each figure against its reference: the paper or "
             "d2l.ai for the plain names, torchvision for `*_tv`. \"train\": the spec has a "
-            "`train:` section (`netspec train specs/NAME.yaml`).\n\n"
+            "`train:` section (`netspec train specs/NAME.yaml`; on a CPU add `--variant cpu` "
+            "where the column says so: the same network at a smaller input). Figures at the "
+            "default input; [how the classic networks train](#training-the-classic-networks) "
+            "follows the table.\n\n"
             "| network | input | output | params | MACs | train | source |\n"
             "|---|---|---|--:|--:|---|---|\n")
-    return head + "\n".join(rows) + "\n\n" + "\n".join(sections)
+    training = (DOCS / "zoo_training.md").read_text(encoding="utf-8")
+    return head + "\n".join(rows) + "\n\n" + training.rstrip() + "\n\n" + "\n".join(sections)
 
 
 def _example(name: str) -> str:

@@ -21,7 +21,7 @@ from safetensors.torch import load_file
 
 import netspec
 from netspec.errors import SpecError
-from netspec.training.data.base import DataConfig
+from netspec.training.data.section import DataConfig
 from netspec.training.data.unpaired import UnpairedArgs, digits_ink, InkArgs, thicken, unpaired
 from netspec.training.tasks.cyclegan import CycleGan, CycleTracker, l1, least_squares, rows_png
 

@@ -19,8 +19,8 @@ from safetensors.torch import load_file
 import netspec
 from netspec.errors import SpecError
 from netspec.training import fid
-from netspec.training.tasks.gan import (GanTracker, collapse, discriminator_wins, diverged,
-                                        grid_png)
+from netspec.training.tasks.gan import (GanTracker, collapse, discriminator_lost_its_lead,
+                                        discriminator_wins, diverged, grid_png)
 
 SPEC = """\
 name: tiny_gan
@@ -63,7 +63,7 @@ def test_a_tiny_gan_writes_samples_and_metrics(tmp_path):
                         out=str(tmp_path / "runs"), quiet=True)
     assert run.ok
     files = sorted(p.name for p in (run.path / "samples").iterdir())
-    assert files == ["epoch_001.png", "epoch_002.png"]
+    assert files == ["best.png", "epoch_001.png", "epoch_002.png"]
     from PIL import Image
 
     grid = Image.open(run.path / "samples" / "epoch_002.png")
@@ -71,11 +71,20 @@ def test_a_tiny_gan_writes_samples_and_metrics(tmp_path):
     rows = list(csv.DictReader((run.path / "metrics.csv").open()))
     assert len(rows) == 2
     for key in ("train_d_loss", "train_g_loss", "train_d_real", "train_d_fake", "fid",
-                "diversity"):
+                "diversity", "classes", "confidence"):
         assert np.isfinite(float(rows[-1][key])), key
     assert 0 < float(rows[-1]["train_d_real"]) < 1
+    assert 0 <= float(rows[-1]["classes"]) <= 10 and 0.1 <= float(rows[-1]["confidence"]) <= 1
     summary = json.loads((run.path / "summary.json").read_text())
     assert summary["monitor"] == "fid" and summary["best"]["epoch"] in (1, 2)
+    best = summary["best"]["epoch"]
+    # the best epoch's grid, and the class coverage of its samples
+    assert (run.path / "samples" / "best.png").read_bytes() == \
+        (run.path / "samples" / f"epoch_{best:03d}.png").read_bytes()
+    classes = summary["classes"]
+    assert classes["epoch"] == best and classes["of"] == 10 and len(classes["shares"]) == 10
+    assert sum(classes["shares"]) == pytest.approx(1, abs=1e-3)
+    assert classes["covered"] == float(rows[best - 1]["classes"])
     assert summary["fid"]["features"].startswith(str(tmp_path / "runs" / ".fid"))
     state = load_file(run.path / "last.state.safetensors")
     assert any(k.startswith("generator.") for k in state)
@@ -193,8 +202,59 @@ def test_diagnoses_on_made_up_histories():
     d = discriminator_wins(wins)
     assert d.kind == "d_wins" and "the discriminator wins outright" in d.message
     assert "rose from 3 to 6" in d.message
+    # withdrawn once D has not won outright for 3 epochs running
+    caught_up = wins + _history(train_d_real=[0.9, 0.97, 0.8], train_d_fake=[0.1, 0.2, 0.15],
+                                train_g_loss=[3.0, 2.5, 2.4])
+    assert not discriminator_lost_its_lead(caught_up[:-1])      # epoch 2 of 3 still won
+    assert discriminator_lost_its_lead(caught_up)
+    assert not discriminator_lost_its_lead(wins)
     # winning but the generator's loss falls: it is still learning
     assert discriminator_wins(_history(train_d_real=[0.97] * 3, train_d_fake=[0.02] * 3,
                                        train_g_loss=[6.0, 5.0, 4.0])) is None
     d = diverged(_history(train_d_loss=[1.0, float("nan")], train_g_loss=[1.0, 2.0]))
     assert d.kind == "gan_diverged" and "train_d_loss became nan in epoch 2" in d.message
+
+
+DCGAN_INIT = """\
+name: dcgan_init
+init: dcgan
+input: [64, 4, 4]
+layers:
+  - conv: {out: 128, kernel: 3, padding: 1}
+  - batchnorm
+  - relu
+  - conv_transpose: {out: 64, kernel: 4, stride: 2, padding: 1}
+  - {batchnorm: {}, init: default}      # an entry's own scheme wins: torch's ones and zeros
+  - relu
+  - flatten
+  - linear: 32
+"""
+
+
+def test_dcgan_init_draws_the_papers_weights():
+    """DCGAN's init: conv, conv_transpose and linear weights N(0, 0.02), batchnorm scales
+    N(1, 0.02), every bias 0; whatever activation follows (auto would pick He here)."""
+    m = netspec.build_from_yaml(DCGAN_INIT, seed=0)
+    sd = m.state_dict()
+    for key in ("0.weight", "3.weight", "7.weight"):      # 73,728 / 131,072 / 32,768 values
+        assert sd[key].mean().item() == pytest.approx(0, abs=1e-3), key
+        assert sd[key].std().item() == pytest.approx(0.02, rel=0.03), key
+    for key in ("0.bias", "3.bias", "7.bias", "1.bias"):
+        assert torch.count_nonzero(sd[key]) == 0, key
+    scale = sd["1.weight"]                                # 128 draws of N(1, 0.02)
+    assert scale.mean().item() == pytest.approx(1, abs=0.01)
+    assert 0.013 < scale.std().item() < 0.028
+    assert torch.equal(sd["4.weight"], torch.ones(64))  # init: default on that entry
+    auto = netspec.build_from_yaml(DCGAN_INIT.replace("init: dcgan", "init: auto"), seed=0)
+    assert auto.state_dict()["0.weight"].std().item() > 0.03       # He: sqrt(2 / fan_out)
+
+
+def test_class_coverage_of_generated_images():
+    """`classes` counts the classes holding at least half their real share of the fakes."""
+    labels = torch.arange(10).repeat(10)                         # 10% each
+    picks = torch.tensor([0] * 50 + [1] * 4 + list(range(2, 10)) * 5 + [2] * 6)
+    probs = torch.nn.functional.one_hot(picks, 10).double() * 0.5 + 0.05
+    c = fid.coverage(probs, labels)
+    assert c.shares[0] == 0.5 and c.shares[1] == 0.04 and c.shares[2] == 0.11
+    assert c.covered == 9                        # class 1 at 4% < half of 10%
+    assert c.confidence == pytest.approx(0.55)

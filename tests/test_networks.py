@@ -204,3 +204,96 @@ def test_inline_copy_is_self_contained(tmp_path):
     chosen = netspec.load(write(tmp_path), set={"z": 4})
     assert netspec.check(netspec.loads(inline(chosen))).networks["generator"] \
         .graph.inputs["input"].shape == (4,)
+
+
+# ---- params passed into a network file; a --set that no network reads ----------------------
+
+WIDE_DISC = """\
+name: disc
+params: {width: 8, act: {default: leaky_relu, choices: [leaky_relu, relu]}}
+input: [1, 16, 16]
+layers:
+  - conv: {out: $width, kernel: 4, stride: 2, padding: 1}
+  - $act
+  - flatten
+  - linear: 1
+"""
+
+
+def write_passing(tmp_path: Path, passing: str = "{width: $(2 * width)}",
+                  extra: str = "") -> Path:
+    (tmp_path / "nets").mkdir(exist_ok=True)
+    (tmp_path / "nets" / "disc.yaml").write_text(WIDE_DISC)
+    text = GAN.replace("params: {z: 8}", "params: {z: 8, width: 4, lr: 0.001}").replace(
+        "  discriminator: nets/disc.yaml\n",
+        f"  discriminator: {{spec: nets/disc.yaml, params: {passing}{extra}}}\n")
+    path = tmp_path / "gan.yaml"
+    path.write_text(text)
+    return path
+
+
+def _conv_channels(spec) -> int:
+    return netspec.check(spec).networks["discriminator"].graph.nodes["0"].shape[0]
+
+
+def test_params_passed_into_a_network_file_follow_the_outer_params(tmp_path):
+    path = write_passing(tmp_path)
+    assert _conv_channels(netspec.load(path)) == 8                   # 2 * width 4
+    assert _conv_channels(netspec.load(path, set={"width": 16})) == 32
+    d = netspec.load(path, set={"width": 16}).network("discriminator")
+    assert d.params == {"width": 32, "act": "leaky_relu"}
+    out = cli("check", path, "--set", "width=3", "--network", "discriminator")
+    assert out.exit_code == 0 and "[6, 8, 8]" in out.stdout
+    chosen = netspec.load(path, set={"width": 16})
+    again = netspec.loads(inline(chosen), str(tmp_path / "elsewhere" / "spec.yaml"))
+    assert "disc.yaml" not in inline(chosen).split("\n", 1)[1] and _conv_channels(again) == 32
+    # a plain path keeps the file's own params
+    plain = write(tmp_path)
+    assert netspec.load(plain).network("discriminator").params == {}
+
+
+@pytest.mark.parametrize("passing, extra, message, at", [
+    ("{widht: 3}", "", "network `discriminator`: nets/disc.yaml has no param `widht` "
+     "(params: width, act)", "widht"),
+    ("{width: 2.5}", "", "`width` takes an integer (it is 8 in `params:`), got 2.5 "
+     "(nets/disc.yaml declares it)", "2.5"),
+    ("{act: gelu}", "", "`act` is one of 'leaky_relu', 'relu', got 'gelu'", "gelu"),
+    ("{width: $(2 * depth)}", "", "unknown name `depth`", "$("),
+    ("[1]", "", "`params:` maps the network file's params to values, got a list", "[1]"),
+    ("{}", ", layers: []", "a network file's entry takes `spec:` and `params:`, not `layers`",
+     "layers"),
+])
+def test_params_passed_into_a_network_file_are_checked_and_located(tmp_path, passing, extra,
+                                                                  message, at):
+    path = write_passing(tmp_path, passing, extra)
+    line = path.read_text().split("\n")[18]
+    with pytest.raises(SpecError) as e:
+        netspec.load(path)
+    d = e.value.diagnostics[0]
+    assert message in d.message, d.message
+    assert (d.loc.line, d.loc.col) == (19, line.index(at) + 1), (d.message, d.loc)
+    out = cli("check", path)
+    assert out.exit_code == 1 and "Traceback" not in out.output
+    if passing == "{widht: 3}":
+        assert d.hint == "did you mean `width`?"
+
+
+def test_a_set_that_no_network_reads_is_exit_2(tmp_path):
+    # the network file keeps its own `width`; the inline generator does not use it
+    path = write(tmp_path, GAN.replace("params: {z: 8}", "params: {z: 8, width: 4}"))
+    out = cli("check", path, "--set", "width=16")
+    assert out.exit_code == 2 and "Traceback" not in out.output
+    assert "`--set width=16`: no network of the spec reads the param `width`" in out.output
+    assert "discriminator: {spec: nets/disc.yaml, params: {width: $width}}" in out.output
+    assert cli("check", path, "--set", "z=4").exit_code == 0         # the generator reads z
+    assert cli("check", path).exit_code == 0                          # declared, unset: fine
+    # read by `train:` only, or passed on to the file: read
+    trained = write(tmp_path, GAN.replace("params: {z: 8}", "params: {z: 8, bs: 4}")
+                    .replace("size: 16}", "size: 16}, batch_size: $bs"))
+    assert netspec.load(trained, set={"bs": 8}).train["batch_size"] == 8
+    assert netspec.load(write_passing(tmp_path), set={"width": 5}).params["width"] == 5
+    # an inline network that declares its own `z` is not reached by `--set z`
+    own = write(tmp_path, GAN.replace("    input: [$z]\n", "    params: {z: 8}\n"
+                                      "    input: [$z]\n"))
+    out = cli("check", own, "--set", "z=4")
+    assert out.exit_code == 2 and "no network of the spec reads the param `z`" in out.output

@@ -104,3 +104,63 @@ def test_other_static_commands_import_no_torch(command):
         f"result = CliRunner().invoke(main, {command!r})\n"
         "assert result.exit_code == 0, result.output")
     assert not loaded & set(HEAVY)
+
+
+# ---- `train:` sections: validated without numpy (each source's loader is imported lazily) ----
+
+TRAIN_HEAVY = (*HEAVY, "numpy", "PIL", "sklearn")
+
+
+def data_sections() -> dict[str, str]:
+    """A `data:` section for every registered source: `name: X`, or a file source's key."""
+    from netspec.training.data import DATASETS
+
+    out = {}
+    for name, entry in DATASETS.entries.items():
+        if name == "a":                                  # two unpaired domains (cyclegan)
+            out[name] = "{a: {name: digits, size: 16}, b: {name: digits_ink, size: 16}}"
+        elif entry.meta.get("file"):
+            out[name] = f"{{{name}: not_loaded_by_check}}"
+        else:
+            out[name] = f"{{name: {name}}}"
+    return out
+
+
+def test_cli_check_of_lenet5_with_its_train_section_imports_no_torch_nor_numpy():
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "netspec", "check",
+                           str(ROOT / "specs" / "lenet5.yaml")], capture_output=True, text=True,
+                          cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0]
+                for line in done.stderr.splitlines() if line.startswith("import time:")}
+    assert "netspec" in imported and "pydantic" in imported
+    assert not imported & set(TRAIN_HEAVY)
+
+
+def test_check_of_every_data_source_imports_no_torch_nor_numpy(tmp_path):
+    sections = data_sections()
+    assert {"digits", "shapes", "tokens", "csv", "images", "text", "a"} <= set(sections)
+    paths = []
+    for name, data in sections.items():
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(f"input: [4]\nlayers: [{{linear: 3}}]\ntrain:\n  data: {data}\n"
+                        "  epochs: 1\n  loss: cross_entropy\n")
+        paths.append(str(path))
+    paths.append(str(ROOT / "specs" / "resnet18.yaml"))
+    loaded = modules_after(
+        "from click.testing import CliRunner\nfrom netspec.cli.main import main\n"
+        f"for path in {paths!r}:\n"
+        "    result = CliRunner().invoke(main, ['check', path])\n"
+        "    assert result.exit_code == 0, (path, result.output)")
+    assert not loaded & set(TRAIN_HEAVY)
+
+
+def test_check_of_a_shape_error_beside_a_train_typo_imports_no_numpy(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("input: [1, 8, 8]\nlayers:\n  - conv: {out: 4, kernel: 3}\n  - maxpool: 8\n"
+                   "train:\n  data: {name: shapes, size: 8}\n  epcohs: 3\n")
+    loaded = modules_after(
+        "from click.testing import CliRunner\nfrom netspec.cli.main import main\n"
+        f"result = CliRunner().invoke(main, ['check', {str(bad)!r}])\n"
+        "assert result.exit_code == 1 and 'epcohs' in result.output, result.output")
+    assert not loaded & set(TRAIN_HEAVY)

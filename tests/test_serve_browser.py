@@ -25,6 +25,7 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not in
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from netspec.serve.app import create_app  # noqa: E402
@@ -68,7 +69,10 @@ def page(tmp_path_factory):
 
 
 def wait_for(driver, condition, seconds=15.0):
-    return WebDriverWait(driver, seconds, poll_frequency=0.02).until(lambda d: condition(d))
+    # the page re-renders its panes on each check: an element found a moment ago may be gone
+    return WebDriverWait(driver, seconds, poll_frequency=0.02,
+                         ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: condition(d))
 
 
 def problems(driver) -> str:

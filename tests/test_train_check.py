@@ -140,3 +140,7 @@ def test_schema_accepts_every_shipped_train_section():
         assert valid(section, train, schema), section
     assert not valid({"data": "digits", "epcohs": 3}, train, schema)
     assert not valid({"data": "digits", "optimizer": {"adma": 0.1}}, train, schema)
+    # a spec param or an expression may stand for any value of the section
+    assert valid({"data": {"name": "shapes", "size": "$size"}, "epochs": "$(2 * depth)",
+                  "optimizer": {"adam": {"lr": "$lr"}}}, train, schema)
+    assert not valid({"data": "digits", "epochs": "$ not a name"}, train, schema)

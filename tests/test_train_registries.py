@@ -15,7 +15,7 @@ import torch.nn.functional as F
 import netspec
 from netspec.errors import SetupError
 from netspec.training.data import DATASETS, Arrays, DataArgs
-from netspec.training.data.base import PositiveInt
+from netspec.training.data.section import PositiveInt
 from netspec.training.losses import LOSSES
 from netspec.training.metrics import is_fraction, minimize
 from netspec.training.registry import NoArgs

@@ -1,7 +1,8 @@
 """Word2Vec (`skipgram`, `cbow`): the text corpus (tokens, min_count, subsampling, the noise
-table), the SGNS loss against its formula, Spearman against scipy, a short run whose
-embeddings.vec gensim loads, `eval --similarity`, located errors for bad corpora, and resume
-after a crash bit-identical."""
+table), the SGNS loss against its formula and its written-out gradients against autograd,
+Spearman against scipy, a short run whose embeddings.vec gensim loads, `eval --similarity`,
+located errors for bad corpora, resume after a crash bit-identical, and `embedding: {sparse:
+true}` (row gradients, and the optimizers and clipping that cannot take them)."""
 
 from __future__ import annotations
 
@@ -118,15 +119,79 @@ def test_windows_stay_on_their_line_and_within_the_reduced_window():
     assert valid.sum() == 2
 
 
-def test_shared_noise_loss_is_its_formula():
-    g = torch.Generator().manual_seed(0)
-    h, out = torch.randn(4, 3, generator=g), torch.randn(6, 3, generator=g)
-    targets, noise, k = torch.tensor([0, 1, 2, 3]), torch.tensor([4, 5, 0]), 5
+def _reference_loss(h, out, targets, owners, noise, k):
+    """The per-pair SGNS loss with shared noise, written out: Σ_p -log σ(u_t·h) - (K/S) Σ_s
+    log σ(-u_s·h)."""
     sig = torch.sigmoid
-    expected = sum(-torch.log(sig(out[t] @ h[i])) -
-                   (k / 3) * sum(torch.log(sig(-out[n] @ h[i])) for n in noise)
-                   for i, t in enumerate(targets))
-    assert torch.allclose(ns.shared_sgns_loss(h, out, targets, noise, k), expected)
+    return sum(-torch.log(sig(out[t] @ h[o])) -
+               (k / len(noise)) * sum(torch.log(sig(-out[n] @ h[o])) for n in noise)
+               for t, o in zip(targets, owners))
+
+
+def test_sgns_is_its_formula_and_its_gradients_are_autograds():
+    g = torch.Generator().manual_seed(0)
+    h = torch.randn(4, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    out = torch.randn(6, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    targets, owners = torch.tensor([0, 1, 2, 3, 5, 1]), torch.tensor([0, 0, 1, 2, 3, 3])
+    noise, k = torch.tensor([4, 5, 0, 4]), 5               # a repeated noise word adds up
+    expected = _reference_loss(h, out, targets, owners, noise, k)
+    expected.backward()
+    weights = torch.bincount(owners, minlength=4)           # pairs per row of h
+    loss, grad_h, rows, grads = ns.sgns(h.detach(), out.detach(), targets, owners, weights,
+                                        noise, k)
+    assert torch.allclose(loss, expected)
+    assert torch.allclose(grad_h, h.grad)
+    dense = torch.zeros_like(out).index_add_(0, rows, grads)
+    assert torch.allclose(dense, out.grad)
+
+
+@pytest.mark.parametrize("task", ["skipgram", "cbow"])
+def test_updates_give_the_network_and_the_output_table_the_losss_gradients(task):
+    """The hand-written step against autograd of the loss the module docstring states: the
+    sparse embedding's row gradients and the output table's rows."""
+    from torch import nn
+
+    g = torch.Generator().manual_seed(1)
+    net = nn.Sequential(nn.Embedding(9, 4, sparse=True), nn.Flatten()).double()
+    out = torch.randn(9, 4, generator=g, dtype=torch.float64, requires_grad=True)
+    centers = torch.tensor([0, 3, 5, 7])
+    contexts = torch.tensor([[1, 2, 4, 6], [0, 1, 2, 8], [3, 3, 4, 2], [1, 1, 1, 1]])
+    valid = torch.tensor([[1, 0, 1, 1], [0, 1, 1, 0], [1, 1, 0, 0], [0, 0, 0, 0]]).bool()
+    noise, k = torch.tensor([2, 8, 8]), 3
+    update = (ns.skipgram_update if task == "skipgram" else ns.cbow_update)(
+        net, out.detach(), centers, contexts, valid, noise, k)
+    update.loss.backward()
+    got = net[0].weight.grad
+    assert got.is_sparse
+    got = got.to_dense()
+    net.zero_grad()
+    rows, cols = valid.nonzero(as_tuple=True)
+    if task == "skipgram":
+        h = net(centers[:, None])
+        expected = _reference_loss(h, out, contexts[rows, cols], rows, noise, k)
+        assert update.pairs == len(rows)
+    else:
+        each = net(contexts.reshape(-1, 1)).reshape(4, 4, -1) * valid[:, :, None]
+        some = valid.any(1)
+        total, count = each.sum(1)[some], valid.sum(1, keepdim=True)[some]
+        h = (total / count).detach() + (total - total.detach())   # the whole gradient
+        expected = _reference_loss(h, out, centers[some], range(int(some.sum())), noise, k)
+        assert update.pairs == int(some.sum())
+    expected.backward()
+    assert torch.allclose(update.loss, expected)
+    assert torch.allclose(got, net[0].weight.grad.to_dense())
+    dense = torch.zeros_like(out).index_add_(0, update.rows, update.grads)
+    assert torch.allclose(dense, out.grad)
+
+
+def test_a_batch_without_pairs_is_no_update():
+    from torch import nn
+
+    net = nn.Sequential(nn.Embedding(4, 2), nn.Flatten())
+    none = torch.zeros(2, 2, dtype=torch.bool)
+    for update in (ns.skipgram_update, ns.cbow_update):
+        assert update(net, torch.zeros(4, 2), torch.tensor([0, 1]), torch.tensor([[1, 2], [0, 3]]),
+                      none, torch.tensor([1]), 5) is None
 
 
 # ---- similarity ----------------------------------------------------------------------------
@@ -174,6 +239,20 @@ def test_one_epoch_writes_embeddings_gensim_loads(tmp_path, task):
     assert set(run.summary["neighbours"]) <= set(vocab)
     assert all(len(v) == 5 for v in run.summary["neighbours"].values())
     assert run.summary["vocab"] == len(vocab)
+
+
+@pytest.mark.parametrize("optimizer", ["{adam: 0.01}", "{adagrad: 0.1}"])
+def test_the_output_table_trains_with_dense_or_row_gradients(tmp_path, optimizer):
+    """adam takes no sparse gradient (the output table's is made dense), adagrad does."""
+    from safetensors.torch import load_file
+
+    import netspec
+
+    spec = write_spec(tmp_path, "skipgram", extra=f"  optimizer: {optimizer}\n")
+    run = netspec.train(str(spec), out=str(tmp_path / "runs"), quiet=True)
+    assert run.ok and np.isfinite(run.summary["train"]["loss"])
+    state = load_file(run.path / "last.state.safetensors")
+    assert state["@task.output"].abs().sum() > 0          # it starts at zeros
 
 
 def test_eval_similarity_from_the_command_line(tmp_path):
@@ -316,3 +395,65 @@ def test_interrupted_mid_epoch_then_resumed_is_bit_identical(tmp_path, monkeypat
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert (whole / "metrics.csv").read_text().split("\n")[1].split(",")[:3] == \
         (run / "metrics.csv").read_text().split("\n")[1].split(",")[:3]
+
+
+# ---- sparse embeddings ---------------------------------------------------------------------
+
+SPARSE = """\
+name: bag
+input: {shape: [4], dtype: long}
+layers:
+  - embedding: {vocab: 50, dim: 8, sparse: true}
+  - flatten: {}
+  - linear: 2
+train:
+  data: {name: tokens, vocab: 50, seq: 4, samples: 64}
+  epochs: 1
+  threads: 1
+"""
+
+
+def test_a_sparse_embedding_builds_row_gradients_with_the_same_parameters():
+    import netspec
+
+    from torch import nn
+
+    def table(model):
+        return next(m for m in model.modules() if isinstance(m, nn.Embedding))
+
+    sparse = netspec.build(SPARSE)
+    dense = netspec.build(SPARSE.replace(", sparse: true", ""))
+    assert table(sparse).sparse and not table(dense).sparse
+    assert sum(p.numel() for p in sparse.parameters()) == \
+        sum(p.numel() for p in dense.parameters())
+    sparse(torch.tensor([[1, 2, 2, 3]])).sum().backward()
+    grad = table(sparse).weight.grad
+    assert grad.is_sparse and set(grad.coalesce().indices()[0].tolist()) == {1, 2, 3}
+
+
+@pytest.mark.parametrize("extra, message, line", [
+    ("  optimizer: adam\n", "the optimizer `adam` cannot step on the row gradients of the "
+                            "embedding", 11),
+    ("  optimizer: {sgd: {lr: 0.1, weight_decay: 0.01}}\n", "the optimizer `sgd` with "
+                                                           "weight_decay cannot step", 11),
+    ("  optimizer: sgd\n  clip_grad_norm: 1.0\n", "`clip_grad_norm` cannot clip the row "
+                                                 "gradients", 12),
+])
+def test_a_sparse_embedding_with_what_cannot_take_row_gradients_is_located(tmp_path, extra,
+                                                                           message, line):
+    spec = tmp_path / "bag.yaml"
+    spec.write_text(SPARSE + extra)
+    for command in (["check", spec], ["train", spec, "--out", tmp_path / "runs", "-q"]):
+        out = cli(*command)
+        assert out.exit_code == 1, out.output
+        assert f"bag.yaml:{line}:" in out.stderr and message in out.stderr, out.stderr
+        assert "hint:" in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_a_sparse_embedding_trains_with_sgd(tmp_path):
+    import netspec
+
+    spec = tmp_path / "bag.yaml"
+    spec.write_text(SPARSE + "  optimizer: {sgd: 0.1}\n")
+    assert netspec.train(str(spec), out=str(tmp_path / "runs"), quiet=True).ok

@@ -78,8 +78,8 @@ NETWORK_FIGURES = {
     "dcgan_digits": {"generator": ([100, 1, 1], [1, 32, 32], 369_600, None),
                      "discriminator": ([1, 32, 32], [1], 166_784, None)},
     # a ResNet generator (c7s1-8, d16, 2 residual blocks, u8, c7s1-1) and a 3-layer PatchGAN
-    "cyclegan_small": {"g_ab": ([1, 32, 32], [1, 32, 32], 13_297, None),
-                       "g_ba": ([1, 32, 32], [1, 32, 32], 13_297, None),
+    "cyclegan_small": {"g_ab": ([1, 32, 32], [1, 32, 32], 12_401, None),
+                       "g_ba": ([1, 32, 32], [1, 32, 32], 12_401, None),
                        "d_a": ([1, 32, 32], [1, 7, 7], 9_009, None),
                        "d_b": ([1, 32, 32], [1, 7, 7], 9_009, None)},
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import importlib
 import importlib.util
+import os
 import sys
 
 import click
@@ -28,6 +29,7 @@ LAZY_COMMANDS = {
     "lsp": "netspec.cli.lsp:lsp_command",
     "convert": "netspec.cli.convert:convert_command",
     "augment": "netspec.cli.augment:augment_command",
+    "kinds": "netspec.cli.kinds:kinds_command",
 }
 
 
@@ -52,10 +54,11 @@ class NetspecGroup(click.Group):
         except OverrideError as err:        # --variant/--set the spec does not declare
             raise usage_error(err) from None
         except NetspecError as err:
-            click.echo(err.render(), err=True)
-            n = len(err.diagnostics)
-            if n > 1:
-                click.echo(f"{n} errors", err=True)
+            if os.environ.get("RANK", "0") == "0":     # under torchrun every rank finds it
+                click.echo(err.render(), err=True)
+                n = len(err.diagnostics)
+                if n > 1:
+                    click.echo(f"{n} errors", err=True)
             ctx.exit(1)
 
 
@@ -139,7 +142,8 @@ def _resolve_overrides(spec, shapes: dict, bindings: dict) -> tuple[dict, dict]:
               help="With `networks:`, report only network NAME (its wiring is still checked).")
 @click.option("--count", default=None, metavar="TOOL",
               help="Also give the MAC total as TOOL counts it: torchvision, fvcore, thop or "
-                   "ptflops (docs/counting.md says what each adds or drops).")
+                   "ptflops (docs/counting.md says what each adds or drops); with "
+                   "`networks:`, each network's.")
 @spec_choice_options
 def check(spec: str, depth: int | None, explain: bool, as_json: bool,
           inputs: tuple[str, ...], network: str | None, count: str | None,
@@ -156,52 +160,60 @@ def check(spec: str, depth: int | None, explain: bool, as_json: bool,
       netspec check specs/dcgan_generator.yaml --count thop
       netspec check specs/resnet.yaml --variant resnet50 --set "layers=[2, 2, 2, 2]"
     """
+    from netspec.lang.load import read_spec
+    from netspec.report import MultiReport
     from netspec.report import check as run_check
-    from netspec.graph.load import load
+    from netspec.training.diagnostics_check import check_all
 
     shapes, bindings = parse_input_overrides(inputs)
+    shown: list[str] = []         # the report's text, once a graph exists
+
+    def report_of(loaded):
+        if loaded.networks is not None:
+            from netspec.cli.networks import check_networks_text
+
+            # fail-soft per network: a shape error stops its network's table, not the others
+            text, report = check_networks_text(loaded, network, (shapes, bindings),
+                                               _resolve_overrides, as_json, depth, explain,
+                                               count)
+            shown.append(text)
+            return report
+        if network is not None:
+            raise click.BadParameter(f"{spec} holds one network (no `networks:`)",
+                                     param_hint="--network")
+        resolved = _resolve_overrides(loaded, dict(shapes), dict(bindings))
+        # fail-soft: a shape error still gives the table down to the failing layer
+        report = run_check(loaded, *resolved, soft=True)
+        text = _report_text(report, loaded, as_json, depth, explain)
+        shown.append(text if count is None else _with_count(text, report, count, as_json))
+        return report
+
     # a check allocates many small objects and frees almost none: the cyclic collector's
     # passes over them cost a third of a large check, and find nothing
     collecting = gc.isenabled()
     gc.disable()
     try:
-        loaded = load(spec, variant=variant, settings=settings)
-        if loaded.networks is not None:
-            if count is not None:
-                raise click.BadParameter("counts one network: give a spec of one network "
-                                         "(a file `networks:` names)", param_hint="--count")
-            from netspec.cli.networks import check_networks_text
-
-            text, graphs = check_networks_text(loaded, network, (shapes, bindings),
-                                               _resolve_overrides, as_json, depth, explain)
-        else:
-            if network is not None:
-                raise click.BadParameter(f"{spec} holds one network (no `networks:`)",
-                                         param_hint="--network")
-            shapes, bindings = _resolve_overrides(loaded, shapes, bindings)
-            # fail-soft: a shape error still gives the table down to the failing layer
-            report = run_check(loaded, shapes, bindings, soft=True)
-            text = _report_text(report, loaded, as_json, depth, explain)
-            if count is not None:
-                text = _with_count(text, report, count, as_json)
-            graphs = [report.graph]
+        # the network's mistakes and train:'s together, even where the layers did not load
+        checked = check_all(read_spec(spec), spec, variant=variant, settings=settings,
+                            report_of=report_of)
     finally:
         if collecting:
             gc.enable()
-    click.echo(text)
-    if loaded.networks is None and report.error is not None:
-        raise report.error          # after the table: the located errors, exit 1
+    if shown:
+        click.echo(shown[0])
+    # after the table(s): the located errors, the layers' and train:'s together, exit 1
+    if checked.error is not None:
+        raise checked.error
     from netspec.graph.diagnose import render_warning
 
-    for graph in graphs:
-        for warning in graph.warnings:          # lints: the spec is valid, exit 0
-            click.echo(render_warning(warning), err=True)
-    if loaded.networks is None and loaded.train is not None:
-        # the train section and the loss against the output: torch-free, imported only here
-        from netspec.training.diagnostics_check import check_train
-
-        for warning in check_train(loaded, graphs[0]):
-            click.echo(warning, err=True)
+    report = checked.report
+    reports = report.networks if isinstance(report, MultiReport) else {None: report}
+    for name, one in reports.items():
+        if network in (None, name):
+            for warning in one.graph.warnings:      # lints: the spec is valid, exit 0
+                click.echo(render_warning(warning), err=True)
+    for warning in checked.warnings:
+        click.echo(render_warning(warning), err=True)
 
 
 def _with_count(text: str, report, count: str, as_json: bool) -> str:
@@ -240,34 +252,6 @@ def _report_text(report, spec, as_json: bool, depth: int | None, explain: bool) 
     chosen = f" (variant {spec.variant})" if spec.variant is not None else ""
     values = ", ".join(f"{k}={v!r}" for k, v in spec.params.items())
     return f"params{chosen}: {values}\n{text}"
-
-
-@main.command()
-@click.option("--blocks/--no-blocks", default=True, help="Also list the built-in blocks.")
-def kinds(blocks: bool) -> None:
-    """List every layer kind (and built-in block) with its arguments."""
-    from netspec.lang.library import builtin_blocks
-    from netspec.kinds import kinds as all_kinds
-
-    seen = set()
-    for name, kind in sorted(all_kinds().items()):
-        if kind.name in seen:
-            continue
-        seen.add(kind.name)
-        fields = []
-        for fname, f in kind.args.model_fields.items():
-            key = f.alias or fname
-            fields.append(key if f.is_required() else f"{key}={f.default!r}")
-        alias = f" (also {', '.join(kind.aliases)})" if kind.aliases else ""
-        click.echo(f"{kind.name:<16} {', '.join(fields)}{alias}")
-        for fname, f in kind.args.model_fields.items():    # what each argument means
-            if f.description:
-                click.echo(f"{'':<19}{f.alias or fname}: {f.description}")
-    if blocks:
-        click.echo("\nbuilt-in blocks:")
-        for name, block in sorted(builtin_blocks().items()):
-            params = ", ".join(p if d is None else f"{p}={d!r}" for p, d in block.params.items())
-            click.echo(f"{name:<16} {params}")
 
 
 @main.command()

@@ -24,13 +24,17 @@ def initialize(model: nn.Module, graph: Graph, default: str = "auto") -> None:
     scheme is `default`).
 
     auto: kaiming before a relu-like activation, xavier_uniform before a saturating one,
-    torch's default weights elsewhere. An entry's own `init:` wins over `default`.
+    torch's default weights elsewhere. dcgan: weights N(0, 0.02), and the norm layers'
+    scales N(1, 0.02), shifts 0. An entry's own `init:` wins over `default`.
     """
     nexts = next_activation(graph)
     for node in graph:
+        scheme = node.init or default
+        if scheme == "dcgan" and kinds()[node.kind].family == "norm":
+            _dcgan_norm(model.get_submodule(node.name))
+            continue
         if kinds()[node.kind].init_role != "weighted":
             continue
-        scheme = node.init or default
         module = model.get_submodule(node.name)
         act = nexts.get(node.name)
         if scheme == "auto":
@@ -61,8 +65,7 @@ def _apply(module: nn.Module, scheme: str, gain: float) -> None:
         return
     with torch.no_grad():
         if scheme == "kaiming":
-            # fan_out for convolutions, as torchvision's ResNets; fan_in for linear layers
-            nn.init.kaiming_normal_(weight, mode="fan_out" if weight.dim() > 2 else "fan_in",
+            nn.init.kaiming_normal_(weight, mode=_kaiming_mode(module, weight),
                                     nonlinearity="relu")
         elif scheme == "xavier":
             nn.init.xavier_normal_(weight, gain=gain)
@@ -70,7 +73,34 @@ def _apply(module: nn.Module, scheme: str, gain: float) -> None:
             nn.init.xavier_uniform_(weight, gain=gain)
         elif scheme == "normal":
             nn.init.normal_(weight, 0.0, 0.01)
+        elif scheme == "dcgan":
+            nn.init.normal_(weight, 0.0, 0.02)
     _zero_bias(module)
+
+
+def _dcgan_norm(module: nn.Module) -> None:
+    """DCGAN's (Radford et al. 2015) norm layers: scale N(1, 0.02), shift 0; a norm without
+    affine parameters is left as it is."""
+    weight = getattr(module, "weight", None)
+    if weight is None:
+        return
+    with torch.no_grad():
+        nn.init.normal_(weight, 1.0, 0.02)
+    _zero_bias(module)
+
+
+def _kaiming_mode(module: nn.Module, weight: torch.Tensor) -> str:
+    """He's fan for `weight`: fan_in for linear layers; for convolutions fan_out, as
+    torchvision's ResNets, except where the conv narrows (more input channels than output:
+    the 1x1 reductions of inception and bottleneck blocks). There fan_out would multiply the
+    variance by in / out at each such conv, and a net without batchnorm between them blows
+    up (zoo GoogLeNet started at cross-entropy ~100 instead of ln 10); fan_in keeps it
+    steady, so no conv amplifies what it reads. A transposed conv keeps fan_out, which for
+    its weight's (in, out) axes is already the input side."""
+    if weight.dim() <= 2:
+        return "fan_in"
+    narrows = weight.size(1) > weight.size(0) and not getattr(module, "transposed", False)
+    return "fan_in" if narrows else "fan_out"
 
 
 def next_activation(graph: Graph) -> dict[str, LayerKind]:

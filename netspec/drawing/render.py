@@ -250,8 +250,10 @@ def _title(report: Report, diagram: Diagram, expand: bool) -> str:
     if report.failure is not None:     # the totals are of the layers before it
         totals += (f'<br/><font color="{FAILED}"><b>shape error at '
                    f'{html.escape(report.failure.name)}</b>: drawn down to it</font>')
+    # Graphviz refuses an empty <font></font>: a shape error at the first layer draws no family
+    legend = f'<br/><font point-size="10">{legend}</font>' if legend else ""
     return (f'<<font point-size="18"><b>{html.escape(report.name)}</b></font><br/>{totals}'
-            f'<br/><font point-size="10">{legend}</font><br/><font point-size="6"> </font>>')
+            f'{legend}<br/><font point-size="6"> </font>>')
 
 
 # ---- the API ---------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from netspec.kinds.argtypes import Args, Bool, Float, Int
 from netspec.kinds.base import LayerKind, ShapeError, channels, fmt_shape, layer, register
 from netspec.kinds.footprint import mixing, pointwise
@@ -47,7 +49,7 @@ _simple("mish", "Mish", "x * tanh(softplus(x)), as torch.nn.Mish.", RELU_LIKE)
 
 
 class LeakyArgs(Args):
-    slope: Float = 0.01
+    slope: Float = Field(0.01, description="the slope for negative inputs")
 
 
 @layer("leaky_relu", LeakyArgs, main="slope", **RELU_LIKE)
@@ -64,8 +66,9 @@ class LeakyReLU:
 
 
 class PReLUArgs(Args):
-    channels: Bool = False
-    init: Float = 0.25
+    channels: Bool = Field(False, description="one learnable slope per channel instead of one "
+                           "for all")
+    init: Float = Field(0.25, description="the slopes' initial value")
 
 
 @layer("prelu", PReLUArgs, **RELU_LIKE)
@@ -86,7 +89,7 @@ class PReLU:
 
 
 class EluArgs(Args):
-    alpha: Float = 1.0
+    alpha: Float = Field(1.0, description="the value negative inputs saturate to is -alpha")
 
 
 @layer("elu", EluArgs, main="alpha", **RELU_LIKE)
@@ -103,7 +106,8 @@ class ELU:
 
 
 class GeluArgs(Args):
-    approximate: Literal["none", "tanh"] = "none"
+    approximate: Literal["none", "tanh"] = Field("none", description="`tanh`: the tanh "
+                                                 "approximation; `none`: the exact erf form")
 
 
 @layer("gelu", GeluArgs, **RELU_LIKE)
@@ -120,7 +124,7 @@ class GELU:
 
 
 class SoftmaxArgs(Args):
-    dim: Int = 1
+    dim: Int = Field(1, description="the dim normalised over, counting the batch as 0")
 
 
 def _softmax_shape(ins, a: SoftmaxArgs):

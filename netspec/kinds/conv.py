@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Literal
 
+from pydantic import Field
+
 from netspec.kinds.argtypes import (Args, Bool, NonNegativeIntOrInts, PositiveInt,
                                    PositiveIntOrInts)
 from netspec.kinds.base import (ShapeError, Window, axis_names, channels, fmt_shape, layer, numel,
@@ -15,14 +17,18 @@ Padding = NonNegativeIntOrInts | Literal["same", "valid"]
 
 
 class ConvArgs(Args):
-    out: PositiveInt
-    kernel: PositiveIntOrInts
-    stride: PositiveIntOrInts = 1
-    padding: Padding = 0
-    dilation: PositiveIntOrInts = 1
-    groups: PositiveInt = 1
-    bias: Bool = True
-    padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
+    out: PositiveInt = Field(description="output channels")
+    kernel: PositiveIntOrInts = Field(description="kernel size, one int or one per spatial dim")
+    stride: PositiveIntOrInts = Field(1, description="step of the kernel")
+    padding: Padding = Field(0, description="added on each side of every spatial dim; `same` "
+                             "keeps the size (stride 1), `valid` is 0")
+    dilation: PositiveIntOrInts = Field(1, description="spacing between kernel elements")
+    groups: PositiveInt = Field(1, description="input and output channels split into this many "
+                                "groups (C for depthwise)")
+    bias: Bool = Field(True, description="add a learnable bias (false before a batchnorm)")
+    padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = Field(
+        "zeros", description="what the padding holds: zeros, or the input reflected, replicated "
+        "or wrapped")
 
 
 def _conv_geometry(ins, a: ConvArgs, kind: str):
@@ -115,14 +121,19 @@ class Conv:
 
 
 class ConvTransposeArgs(Args):
-    out: PositiveInt
-    kernel: PositiveIntOrInts
-    stride: PositiveIntOrInts = 1
-    padding: NonNegativeIntOrInts = 0
-    output_padding: NonNegativeIntOrInts = 0
-    dilation: PositiveIntOrInts = 1
-    groups: PositiveInt = 1
-    bias: Bool = True
+    out: PositiveInt = Field(description="output channels")
+    kernel: PositiveIntOrInts = Field(description="kernel size, one int or one per spatial dim")
+    stride: PositiveIntOrInts = Field(1, description="upsampling factor: the input is spread "
+                                      "this far apart")
+    padding: NonNegativeIntOrInts = Field(0, description="removed from each side of the output: "
+                                          "(kernel - 1) * dilation - padding is added")
+    output_padding: NonNegativeIntOrInts = Field(0, description="added to one side of the "
+                                                 "output, to pick among sizes a stride maps to "
+                                                 "the same input")
+    dilation: PositiveIntOrInts = Field(1, description="spacing between kernel elements")
+    groups: PositiveInt = Field(1, description="input and output channels split into this many "
+                                "groups")
+    bias: Bool = Field(True, description="add a learnable bias (false before a batchnorm)")
 
 
 def _tconv_geometry(ins, a: ConvTransposeArgs):

@@ -64,8 +64,8 @@ class Linear:
 
 
 class FlattenArgs(Args):
-    start: Int = 1
-    end: Int = -1
+    start: Int = Field(1, description="first dim flattened, counting the batch as 0")
+    end: Int = Field(-1, description="last dim flattened (-1: the last)")
 
 
 def _flatten_range(ins, a: FlattenArgs) -> tuple[int, int]:
@@ -104,7 +104,8 @@ class Flatten:
 
 
 class DropoutArgs(Args):
-    p: Probability = 0.5
+    p: Probability = Field(0.5, description="probability of zeroing each element while training "
+                           "(the rest scaled by 1/(1-p))")
 
 
 @layer("dropout", DropoutArgs, main="p", family="regularization", init_role="transparent")
@@ -123,9 +124,13 @@ class Dropout:
 
 
 class EmbeddingArgs(Args):
-    vocab: PositiveInt
-    dim: PositiveInt
-    padding_idx: Int | None = None
+    vocab: PositiveInt = Field(description="rows of the table: token ids run 0..vocab-1")
+    dim: PositiveInt = Field(description="features of each row (the embedding's size)")
+    padding_idx: Int | None = Field(None, description="an id whose row stays zero and gets no "
+                                    "gradient (padding)")
+    # row gradients (torch's sparse=True): a step costs the batch's rows, not the table's
+    sparse: Bool = Field(False, description="gradients of only the rows looked up (torch's "
+                         "sparse=True); needs optimizer sgd or adagrad, no clip_grad_*")
 
     @model_validator(mode="after")
     def _padding_in_vocab(self):
@@ -152,7 +157,7 @@ class Embedding:
     def build(ins, a):
         from torch import nn
 
-        return nn.Embedding(a.vocab, a.dim, padding_idx=a.padding_idx)
+        return nn.Embedding(a.vocab, a.dim, padding_idx=a.padding_idx, sparse=a.sparse)
 
 
 @layer("identity", family="shape", input_dtype="any", keeps_dtype=True,

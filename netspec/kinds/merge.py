@@ -6,6 +6,8 @@ They have no parameters and compile to plain function calls (`torch.cat`, `+`, `
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from netspec.kinds.argtypes import Args, Int
 from netspec.kinds.base import LayerKind, ShapeError, fmt_shape, numel, register
 from netspec.kinds.footprint import mixing, pointwise
@@ -81,7 +83,7 @@ _elementwise("div", "truediv", "Element-wise quotient, first input divided by th
 
 
 class ConcatArgs(Args):
-    dim: Int = 1
+    dim: Int = Field(1, description="the dim joined along, counting the batch as 0 (1: channels)")
 
 
 def _concat_shape(ins, a: ConcatArgs):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from pydantic import Field
+
 from netspec.kinds.argtypes import (Args, Bool, Float, NonNegativeFloat, PositiveInt,
                                    Probability)
 from netspec.kinds.base import ShapeError, channels, fmt_shape, layer, spatial_rank
@@ -16,10 +18,12 @@ NORM = {"family": "norm", "init_role": "transparent", "receptive": pointwise}
 
 
 class BatchNormArgs(Args):
-    eps: NonNegativeFloat = 1e-5
-    momentum: Probability = 0.1
-    affine: Bool = True
-    track_running_stats: Bool = True
+    eps: NonNegativeFloat = Field(1e-5, description="added to the variance before the square root")
+    momentum: Probability = Field(0.1, description="weight of the new batch in the running "
+                                  "statistics")
+    affine: Bool = Field(True, description="learnable per-channel scale and shift")
+    track_running_stats: Bool = Field(True, description="keep running mean/variance for eval; "
+                                      "without, eval uses batch statistics")
 
 
 @layer("batchnorm", BatchNormArgs, **NORM)
@@ -49,10 +53,10 @@ class BatchNorm:
 
 
 class LayerNormArgs(Args):
-    dims: PositiveInt = 1
-    eps: NonNegativeFloat = 1e-5
-    affine: Bool = True
-    bias: Bool = True
+    dims: PositiveInt = Field(1, description="normalise over the last k dims")
+    eps: NonNegativeFloat = Field(1e-5, description="added to the variance before the square root")
+    affine: Bool = Field(True, description="learnable elementwise scale (and shift, with bias)")
+    bias: Bool = Field(True, description="the learnable shift, with affine")
 
 
 def _normalized_shape(ins, a: LayerNormArgs) -> tuple[int, ...]:
@@ -90,9 +94,10 @@ class LayerNorm:
 
 
 class GroupNormArgs(Args):
-    groups: PositiveInt
-    eps: NonNegativeFloat = 1e-5
-    affine: Bool = True
+    groups: PositiveInt = Field(description="the channels are normalised in this many groups "
+                                "(must divide C)")
+    eps: NonNegativeFloat = Field(1e-5, description="added to the variance before the square root")
+    affine: Bool = Field(True, description="learnable per-channel scale and shift")
 
 
 @layer("groupnorm", GroupNormArgs, main="groups", **NORM)
@@ -119,10 +124,12 @@ class GroupNorm:
 
 
 class InstanceNormArgs(Args):
-    eps: NonNegativeFloat = 1e-5
-    momentum: Probability = 0.1
-    affine: Bool = False
-    track_running_stats: Bool = False
+    eps: NonNegativeFloat = Field(1e-5, description="added to the variance before the square root")
+    momentum: Probability = Field(0.1, description="weight of the new batch in the running "
+                                  "statistics")
+    affine: Bool = Field(False, description="learnable per-channel scale and shift (torch's "
+                         "default: none)")
+    track_running_stats: Bool = Field(False, description="keep running mean/variance for eval")
 
 
 @layer("instancenorm", InstanceNormArgs, **NORM)
@@ -152,10 +159,10 @@ class InstanceNorm:
 
 
 class LRNArgs(Args):
-    size: PositiveInt = 5
-    alpha: Float = 1e-4
-    beta: Float = 0.75
-    k: Float = 1.0
+    size: PositiveInt = Field(5, description="neighbouring channels summed over")
+    alpha: Float = Field(1e-4, description="scale of the sum of squares")
+    beta: Float = Field(0.75, description="exponent of the denominator")
+    k: Float = Field(1.0, description="additive constant of the denominator")
 
 
 @layer("lrn", LRNArgs, main="size", **NORM)

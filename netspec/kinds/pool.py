@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from netspec.kinds.argtypes import Args, Bool, NonNegativeIntOrInts, PositiveIntOrInts
 from netspec.kinds.base import (ShapeError, Window, axis_names, channels, layer, spatial_rank,
                                 tuple_n, windows_out)
@@ -12,14 +14,19 @@ POOL = {"family": "pool", "init_role": "transparent"}
 
 
 class PoolArgs(Args):
-    kernel: PositiveIntOrInts
-    stride: PositiveIntOrInts | None = None     # None: the kernel, as torch
-    padding: NonNegativeIntOrInts = 0
-    ceil_mode: Bool = False
+    kernel: PositiveIntOrInts = Field(description="window size, one int or one per spatial dim")
+    # None: the kernel, as torch
+    stride: PositiveIntOrInts | None = Field(None, description="step between windows; default "
+                                             "the kernel (non-overlapping), as torch")
+    padding: NonNegativeIntOrInts = Field(0, description="-inf (max) or 0 (avg) added on each "
+                                          "side of every spatial dim")
+    ceil_mode: Bool = Field(False, description="round the output size up: a last, partial window "
+                            "is kept")
 
 
 class AvgPoolArgs(PoolArgs):
-    count_include_pad: Bool = True
+    count_include_pad: Bool = Field(True, description="padded zeros count in the average's "
+                                    "divisor")
 
 
 def _windows(ins, a: PoolArgs, kind: str) -> list[Window]:
@@ -107,7 +114,8 @@ class GlobalAvgPool:
 
 
 class AdaptiveArgs(Args):
-    size: PositiveIntOrInts
+    size: PositiveIntOrInts = Field(description="output spatial size, one int or one per dim; "
+                                    "the windows are computed to fit")
 
 
 @layer("adaptive_avgpool", AdaptiveArgs, main="size", **POOL)

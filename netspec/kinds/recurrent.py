@@ -15,17 +15,21 @@ GATES = {"rnn": 1, "lstm": 4, "gru": 3, "lstm_cell": 4}
 
 
 class RecurrentArgs(Args):
-    hidden: PositiveInt
-    layers: PositiveInt = 1
-    bidirectional: Bool = False
-    dropout: Probability = 0.0
-    bias: Bool = True
+    hidden: PositiveInt = Field(description="features of the hidden state")
+    layers: PositiveInt = Field(1, description="stacked layers")
+    bidirectional: Bool = Field(False, description="also read the sequence backwards (the output "
+                                "has 2 x hidden features)")
+    dropout: Probability = Field(0.0, description="dropout between stacked layers while training")
+    bias: Bool = Field(True, description="learnable biases in the gates")
     # `return` is a Python keyword: the YAML key is `return`, the field `return_`
-    return_: Literal["sequence", "last"] = Field("sequence", alias="return")
+    return_: Literal["sequence", "last"] = Field(
+        "sequence", alias="return",
+        description="`sequence`: every step's output [seq, H]; `last`: the last step's [H]")
 
 
 class RNNArgs(RecurrentArgs):
-    nonlinearity: Literal["tanh", "relu"] = "tanh"
+    nonlinearity: Literal["tanh", "relu"] = Field("tanh", description="the activation of the "
+                                                  "hidden state")
 
 
 def _features(ins, kind: str) -> int:
@@ -98,9 +102,11 @@ for _kind, _args, _doc in (("rnn", RNNArgs, "Elman RNN, as torch.nn.RNN (batch_f
 
 
 class LSTMCellArgs(Args):
-    hidden: PositiveInt
-    return_: Literal["sequence", "last"] = Field("sequence", alias="return")
-    bias: Bool = True
+    hidden: PositiveInt = Field(description="features of the hidden state")
+    return_: Literal["sequence", "last"] = Field(
+        "sequence", alias="return",
+        description="`sequence`: every step's output [seq, H]; `last`: the last step's [H]")
+    bias: Bool = Field(True, description="learnable biases in the gates")
 
 
 @layer("lstm_cell", LSTMCellArgs, main="hidden", family="recurrent", init_role=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from netspec.kinds.argtypes import Args, Bool, Ints, PositiveIntOrInts, PositiveNumbers
 from netspec.kinds.footprint import Axes, Permute, resample
@@ -18,7 +18,7 @@ SHAPE_OP = {"family": "shape", "input_dtype": "any", "keeps_dtype": True,
 
 
 class ReshapeArgs(Args):
-    shape: Ints
+    shape: Ints = Field(description="the per-sample shape (the batch is kept); one -1 is inferred")
 
 
 def _reshape_shape(ins, a: ReshapeArgs):
@@ -59,7 +59,7 @@ register(LayerKind(name="reshape", args=ReshapeArgs, shape=_reshape_shape, main=
 
 
 class PermuteArgs(Args):
-    dims: Ints
+    dims: Ints = Field(description="all dims in their new order, the batch first as 0")
 
 
 def _permute_shape(ins, a: PermuteArgs):
@@ -87,10 +87,14 @@ register(LayerKind(name="permute", args=PermuteArgs, shape=_permute_shape, main=
 
 
 class UpsampleArgs(Args):
-    scale: PositiveNumbers | None = None
-    size: PositiveIntOrInts | None = None
-    mode: Literal["nearest", "linear", "bilinear", "bicubic", "trilinear"] = "nearest"
-    align_corners: Bool | None = None
+    scale: PositiveNumbers | None = Field(None, description="factor per spatial dim (one number "
+                                          "or one per dim); or give size")
+    size: PositiveIntOrInts | None = Field(None, description="output spatial size; or give scale")
+    mode: Literal["nearest", "linear", "bilinear", "bicubic", "trilinear"] = Field(
+        "nearest", description="interpolation: nearest, or (bi/tri)linear and bicubic for "
+        "1d/2d/3d")
+    align_corners: Bool | None = Field(None, description="for the linear modes: corner pixels of "
+                                       "input and output aligned, as torch")
 
     @model_validator(mode="after")
     def _one_of(self):

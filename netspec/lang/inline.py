@@ -79,7 +79,8 @@ def _inline_networks(spec: Spec, includes: Any, chosen: bool) -> str:
     chosen or named by path; else every network written out inline, each with all the
     blocks it sees and its params in effect (a network file's own included)."""
     nets = spec.raw.get("networks") or {}
-    by_path = [n for n, v in nets.items() if isinstance(v, str)]
+    by_path = {n: v if isinstance(v, str) else v["spec"] for n, v in nets.items()
+               if isinstance(v, str) or (isinstance(v, dict) and "spec" in v)}
     if not includes and not chosen and not by_path and not any(
             isinstance(v, dict) and v.get("include") for v in nets.values()):
         return spec.source or ""
@@ -91,7 +92,7 @@ def _inline_networks(spec: Spec, includes: Any, chosen: bool) -> str:
             tree[key] = _params_in_effect(spec, value)
         elif key not in ("include", "blocks") and (key != "variants" or not chosen):
             tree[key] = _plain(value)
-    what = [f"network {n} from {nets[n]}" for n in by_path]
+    what = [f"network {n} from {path}" for n, path in by_path.items()]
     what += [f"includes {includes}"] if includes else []
     what += ["the params in effect"] if chosen else []
     head = f"# {spec.name}: self-contained; written out inline: {', '.join(what)}\n"

@@ -112,6 +112,11 @@ def _top_level() -> dict:
                      "propertyNames": {"pattern": NAME},
                      "additionalProperties": {"anyOf": [
                          {"type": "string", "description": "a spec file, relative to this one"},
+                         {"type": "object", "required": ["spec"], "additionalProperties": False,
+                          "properties": {"spec": {"type": "string"}, "params": {
+                              "type": "object", "propertyNames": {"pattern": NAME}}},
+                          "description": "a spec file, its params set from this one "
+                                         "(`$name` reads this spec's params)"},
                          {"$ref": "#/$defs/network"}]},
                      "description": "several networks by name (a GAN's generator and "
                                     "discriminator), each inline or a spec file"},

@@ -151,7 +151,9 @@ def _inputs(root: LDict, top: TopLevel | None, file: str,
                 out[name] = _input_spec(raw[name], raw.value_locs[name], raw, name)
         return out
     if "input" not in root:
-        errors.add(Diagnostic("the spec has no `input:`", Location(file, 1, 1),
+        # at the mapping that lacks it: an inline network of `networks:` is not at 1:1
+        at = root.loc if isinstance(root, LDict) and root.loc is not None else None
+        errors.add(Diagnostic("the spec has no `input:`", at or Location(file, 1, 1),
                               hint="give the shape of one sample without the batch dim, channels "
                                    "first: `input: [3, 224, 224]`, or `[16]` for features"))
         return {}

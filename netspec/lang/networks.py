@@ -5,6 +5,7 @@
         input: [100]
         layers: [...]
       discriminator: dcgan_discriminator.yaml     # a spec file, relative to this one
+      critic: {spec: critic.yaml, params: {width: $width}}   # a spec file, params passed in
 
 The rules:
 
@@ -14,7 +15,14 @@ The rules:
 - a path names a spec file by the rule `include:` follows (relative to this file, inside its
   folder tree or netspec's built-in library, a regular file of at most 10 MiB): that file is
   one network with its own blocks, includes and params (its `name:` and `train:` are not
-  read, and `--set` does not reach it);
+  read, and `--set` reaches its params only as the next form passes them);
+- `{spec: PATH, params: {NAME: VALUE}}` is a path network whose params are given from this
+  file: each NAME must be a param the network file declares, each VALUE suit it (as a
+  `--set` of it would), and a `$` value reads this file's params in effect, so
+  `params: {width: $width}` passes `--set width=...` on;
+- a `--set NAME=...` of a param that no network reads (no inline network uses `$NAME`
+  without declaring its own `NAME`, no path network's `params:` passes it on, `train:` does
+  not use it) is refused (OverrideError: exit 2) instead of changing nothing;
 - the top level keeps `name`, `include`, `blocks`, `params`, `variants`, `train` and
   `description`; `input`/`layers`/`outputs` belong to a network;
 - network names are ids (letters, digits, `_`, no `.`): each is its networks's name in
@@ -32,17 +40,21 @@ from typing import Any, Callable
 
 from netspec.errors import Collector, Diagnostic, SpecError, did_you_mean
 from netspec.lang import validation
+from netspec.lang.expr import names_used, substitute
+from netspec.lang.expr_syntax import REF_NAME, ExprError
 from netspec.lang.files import read_text
 from netspec.lang.includes import included_blocks, resolve_relative
-from netspec.lang.located import LDict, key_location, value_location
-from netspec.lang.overrides import choose
+from netspec.lang.located import LDict, LList, key_location, value_location
+from netspec.lang.overrides import check_value, choose
 from netspec.lang.schema import ID_PATTERN, Spec, TopLevel
+from netspec.lang.settings import OverrideError, Setting, plain
 from netspec.lang.yaml_loader import load_yaml
 
 MAX_NETWORKS = 64
 NETWORK_KEYS = ("input", "inputs", "blocks", "layers", "outputs", "init", "params")
 TOP_KEYS = ("name", "include", "blocks", "params", "variants", "train", "description",
             "networks")
+FILE_KEYS = ("spec", "params")         # a path network with params passed in
 EXAMPLE = "networks: {generator: {input: [100], layers: [...]}, discriminator: d.yaml}"
 
 
@@ -73,6 +85,7 @@ def parse_networks(root: LDict, text: str, file: str, choice, errors: Collector,
                     networks[name] = parsed.spec.model_copy(update={"name": name})
     if errors.diagnostics:
         return None
+    _check_settings_read(root, text, file, choice)
     top_name = root.get("name") if isinstance(root.get("name"), str) else None
     spec = Spec(name=top_name or os.path.splitext(os.path.basename(file))[0], inputs={},
                 layers=(), networks=networks, train=root.get("train"), path=file,
@@ -112,12 +125,14 @@ def _network(name: Any, raw: LDict, text: str, file: str, choice, errors: Collec
     where = value_location(raw, name) or loc
     if isinstance(value, str):
         return _file_network(value, where, file, errors, parse_network)
+    if isinstance(value, LDict) and "spec" in value:
+        return _file_network_with_params(name, value, file, choice, errors, parse_network)
     if not isinstance(value, LDict):
         raise SpecError(f"network `{name}` is a mapping (`input:`, `layers:`, ...) or the path "
                         f"of a spec file, got {_describe(value)}", where, hint=EXAMPLE)
     for key in value:
         if key not in NETWORK_KEYS:
-            close = did_you_mean(str(key), NETWORK_KEYS)
+            close = did_you_mean(str(key), NETWORK_KEYS + ("spec",))
             errors.add(Diagnostic(f"network `{name}`: `{key}` is not a key of a network",
                                   key_location(value, key), hint=close or
                                   f"a network takes {', '.join(NETWORK_KEYS)}"))
@@ -127,6 +142,8 @@ def _network(name: Any, raw: LDict, text: str, file: str, choice, errors: Collec
 
 
 def _describe(value: Any) -> str:
+    if value is None:
+        return "null"          # as the YAML wrote it, not Python's None
     return "a list" if isinstance(value, list) else repr(value)
 
 
@@ -147,8 +164,130 @@ def _with_params(net: LDict, shared: dict) -> LDict:
     return out
 
 
-def _file_network(item: str, loc, file: str, errors: Collector, parse_network: Callable):
-    """A network given as the path of a spec file (read by the rules of `include:`)."""
+def _file_network_with_params(name: str, value: LDict, file: str, choice, errors: Collector,
+                              parse_network: Callable):
+    """`{spec: PATH, params: {...}}`: the network file at PATH, its params set from here."""
+    for key in value:
+        if key not in FILE_KEYS:
+            close = did_you_mean(str(key), FILE_KEYS)
+            errors.add(Diagnostic(f"network `{name}`: a network file's entry takes `spec:` "
+                                  f"and `params:`, not `{key}`", key_location(value, key),
+                                  hint=close or "an inline network has no `spec:`; a "
+                                  "network file's other keys are written in that file"))
+    item, passed = value["spec"], value.get("params")
+    if not isinstance(item, str) or not item:
+        raise SpecError(f"network `{name}`: `spec:` is the path of a spec file, got "
+                        f"{_describe(item)}", value_location(value, "spec") or value.loc,
+                        hint="e.g. `spec: dcgan_discriminator.yaml`")
+    if passed is not None and not isinstance(passed, LDict):
+        raise SpecError(f"network `{name}`: `params:` maps the network file's params to "
+                        f"values, got {_describe(passed)}", value_location(value, "params"),
+                        hint="e.g. `params: {width: $width}`")
+    where = value_location(value, "spec") or value.loc
+    return _file_network(item, where, file, errors, parse_network,
+                         (name, passed or LDict(), choice.params))
+
+
+def _passed_settings(name: str, passed: LDict, sub: LDict, display: str, outer: dict,
+                     errors: Collector) -> tuple[Setting, ...]:
+    """The params `passed` into network file `sub` as settings, each checked as a `--set`
+    of it would be (a param the file declares, a value that suits it), mistakes located
+    at the entry that passes them; a `$` value reads this file's params `outer`."""
+    declared = sub.get("params") if isinstance(sub.get("params"), LDict) else LDict()
+    out = []
+    for key, raw in passed.items():
+        at = value_location(passed, key) or key_location(passed, key)
+        if key not in declared:
+            errors.add(Diagnostic(f"network `{name}`: {display} has no param `{key}` "
+                                  f"(params: {', '.join(declared) or 'none'})",
+                                  key_location(passed, key), hint=did_you_mean(str(key),
+                                  list(declared)) or "declare it under `params:` in that file"))
+            continue
+        try:
+            value = plain(substitute(raw, outer)) if isinstance(raw, str) else plain(raw)
+        except ExprError as err:
+            errors.add(Diagnostic(f"network `{name}`: in `{raw}`: {err.message}", at,
+                                  hint=err.hint or "a `$` value here reads this file's "
+                                                   "`params:`"))
+            continue
+        own = declared[key]
+        default, choices = (own.get("default"), own.get("choices")) \
+            if isinstance(own, LDict) else (own, None)
+        problem = check_value(str(key), plain(default), value,
+                              plain(choices) if isinstance(choices, list) else None)
+        if problem:
+            errors.add(Diagnostic(f"network `{name}`: {problem} ({display} declares it)", at,
+                                  hint="pass one of its choices" if choices else
+                                  "pass a value of the param's type"))
+            continue
+        out.append(Setting((str(key),), value, f"{key}={value!r}"))
+    return tuple(out)
+
+
+def _check_settings_read(root: LDict, text: str, file: str, choice) -> None:
+    """Refuse a `--set NAME=...` of a param that no network reads: an OverrideError (the
+    caller's mistake) that says which network files keep their own params."""
+    settings = [n for n in choice.settings if "." not in n]
+    if not settings:
+        return
+    raw = root["networks"]
+    read: set[str] = set()
+    files: dict[str, str] = {}         # network name -> the path its file is named by
+    for name, value in raw.items():
+        if isinstance(value, str):
+            files[str(name)] = value
+        elif isinstance(value, LDict) and "spec" in value:
+            files[str(name)] = str(value["spec"])
+            read |= _names_read(value.get("params"))
+        elif isinstance(value, LDict):
+            own = value.get("params") if isinstance(value.get("params"), LDict) else {}
+            read |= _names_read({k: v for k, v in value.items()
+                                 if k not in ("blocks", "params")}) - set(own)
+    unread = [n for n in settings if n not in read]
+    if unread:      # `train:` is substituted already: its reads are in the text as written
+        original = load_yaml(text, file)
+        read |= _names_read(original.get("train") if isinstance(original, LDict) else None)
+        unread = [n for n in unread if n not in read]
+    if not unread:
+        return
+    name = unread[0]
+    if files:
+        first, path = next(iter(files.items()))
+        hint = (f"a network file keeps its own params ({', '.join(files)}): pass it in, "
+                f"e.g. `{first}: {{spec: {path}, params: {{{name}: ${name}}}}}`")
+    else:
+        hint = f"use it in a network (`${name}`), or leave out `--set {name}`"
+    raise OverrideError(f"`--set {name}={choice.settings[name]!r}`: no network of the spec "
+                        f"reads the param `{name}`", hint)
+
+
+def _names_read(value: Any) -> set[str]:
+    """The names the `$` values under `value` read (an expression that does not parse reads
+    nothing here: its own check says why)."""
+    found: set[str] = set()
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, dict):
+            todo.extend(item.values())
+        elif isinstance(item, (list, LList)):
+            todo.extend(item)
+        elif isinstance(item, str) and item.startswith("$"):
+            ref = REF_NAME.fullmatch(item)
+            if ref:
+                found.add(ref.group(1))
+                continue
+            try:
+                found |= names_used(item)
+            except ExprError:
+                pass
+    return found
+
+
+def _file_network(item: str, loc, file: str, errors: Collector, parse_network: Callable,
+                  passed: tuple | None = None):
+    """A network given as the path of a spec file (read by the rules of `include:`);
+    `passed` = (network name, its `params:`, this file's params) sets that file's params."""
     path, _ = resolve_relative(item, loc, file)
     display = os.path.relpath(path)
     sub_text = read_text(display, loc, "network file", (f"named at {loc}",) if loc else ())
@@ -159,5 +298,11 @@ def _file_network(item: str, loc, file: str, errors: Collector, parse_network: C
     if "networks" in sub:
         raise SpecError(f"network file {item!r} holds `networks:` itself; a network file is "
                         f"one network", loc, hint="name its networks in this file instead")
-    sub, own = choose(sub, display, None, (), errors)
+    settings = _passed_settings(passed[0], passed[1], sub, item, passed[2], errors) \
+        if passed else ()
+    try:
+        sub, own = choose(sub, display, None, settings, errors)
+    except OverrideError as err:    # checked above already; kept located if one slips by
+        raise SpecError(f"network `{passed[0] if passed else item}`: {err.message}", loc,
+                        hint=err.hint) from None
     return parse_network(sub, sub_text, display, own, errors)

@@ -20,7 +20,7 @@ from netspec.errors import Location
 from netspec.kinds import kinds
 from netspec.kinds.argtypes import Dim, Frozen
 
-INIT_SCHEMES = ("auto", "kaiming", "xavier", "xavier_uniform", "normal", "default")
+INIT_SCHEMES = ("auto", "kaiming", "xavier", "xavier_uniform", "normal", "dcgan", "default")
 META_KEYS = ("id", "from", "repeat", "if", "init")
 BROKEN = "<error>"      # the kind of an entry that failed to parse (already reported)
 ID_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$|^(?![0-9]+$)[A-Za-z0-9_\-]+$")
@@ -36,7 +36,8 @@ def merge_kinds() -> tuple[str, ...]:
     return tuple(sorted(names, key=lambda name: name != DEFAULT_MERGE))
 
 
-InitScheme = Literal["auto", "kaiming", "xavier", "xavier_uniform", "normal", "default"]
+InitScheme = Literal["auto", "kaiming", "xavier", "xavier_uniform", "normal", "dcgan",
+                     "default"]
 
 
 class InputSpec(Frozen):

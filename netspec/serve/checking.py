@@ -2,7 +2,8 @@
 
     status, body = check_text(text, file, Choice(variant="resnet50"))
     # 200: exactly the JSON of `netspec check --json`; 422: {"errors": [{"line", "col",
-    # "message", "hint", ...}]} (and "layers", the rows inferred before a shape error)
+    # "message", "hint", ...}]} (and "layers", the rows inferred before a shape error; for
+    # a spec of several networks, those of the network shown, beside every network's report)
     status, svg_or_body = draw_text(text, file, Choice(depth=1))
 
 Both run in process (no subprocess for the check: it answers in tens of milliseconds). The
@@ -23,10 +24,10 @@ from typing import Any
 from netspec.drawing.render import DOT_MAX_LINES, to_graphviz
 from netspec.errors import Diagnostic, SpecError
 from netspec.graph.diagnose import render_warning
-from netspec.graph.load import loads
 from netspec.lang.settings import OverrideError
-from netspec.report import MultiReport, Report, check
+from netspec.report import MultiReport, Report
 from netspec.serve.workspace import Refused
+from netspec.training.diagnostics_check import Checked, check_all
 
 SVG_SECONDS = 10        # a live page waits this long for `dot`, not drawing.DOT_SECONDS (60)
 # a check allocates many small objects and frees almost none: the cyclic collector's passes
@@ -82,16 +83,16 @@ def errors_json(err: SpecError, root: Path | None = None, edited: str | None = N
     return {"errors": [diagnostic_json(d, root, edited) for d in err.diagnostics], **extra}
 
 
-def _checked(text: str, file: str, choice: Choice) -> tuple[Any, Report | MultiReport]:
-    """(spec, report); a shape error leaves `report.failure` set (a fail-soft check)."""
+def _checked(text: str, file: str, choice: Choice) -> Checked:
+    """The check of `netspec check`: the network's mistakes and `train:`'s together; a
+    shape error leaves `report.failure` set (a fail-soft check), and an error before any
+    graph leaves `report` None. Several networks: each checked (a shape error stops its own
+    network), then the wiring."""
     try:
-        spec = loads(text, file, variant=choice.variant, settings=choice.settings)
+        return check_all(text, file, variant=choice.variant, settings=choice.settings)
     except OverrideError as err:
         option = "variant" if err.option == "--variant" else "set"
         raise Refused(400, err.message, hint=err.hint or f"change ?{option}=") from None
-    if spec.networks is not None:
-        return spec, check(spec)        # several networks: each checked, then their wiring
-    return spec, check(spec, soft=True)
 
 
 def _one_network(report: Report | MultiReport, choice: Choice) -> Report:
@@ -106,7 +107,7 @@ def _one_network(report: Report | MultiReport, choice: Choice) -> Report:
     return report.networks[choice.network]
 
 
-def _locked_check(text: str, file: str, choice: Choice) -> tuple[Any, Report]:
+def _locked_check(text: str, file: str, choice: Choice) -> Checked:
     with _ONE_CHECK:
         collecting = gc.isenabled()
         gc.disable()
@@ -122,12 +123,15 @@ def check_text(text: str, file: str, choice: Choice, root: Path | None = None,
     """(200, the `check --json` report) or (422, the errors). `extras` adds what the page
     shows beside it: "rows" (the table folded at `choice.depth`), "warnings" (lints) and
     "variants" (the names in the spec's `variants:`)."""
-    try:
-        spec, report = _locked_check(text, file, choice)
-    except SpecError as err:
-        return 422, errors_json(err, root, file)
-    if isinstance(report, Report) and report.error is not None:
-        body = errors_json(report.error, root, file, layers=report.to_json()["layers"])
+    checked = _locked_check(text, file, choice)
+    spec, report = checked.spec, checked.report
+    if report is None:                      # no graph: the errors alone (train:'s among them)
+        return 422, errors_json(checked.error, root, file)
+    if checked.error is not None:
+        whole = report.to_json() if isinstance(report, MultiReport) else {}
+        whole.pop("errors", None)           # the wiring's: among the errors below
+        shown = _one_network(report, choice).to_json()["layers"]
+        body = errors_json(checked.error, root, file, **whole, layers=shown)
         if extras:
             body.update(_extras(spec, report, choice))
         return 422, body
@@ -135,11 +139,12 @@ def check_text(text: str, file: str, choice: Choice, root: Path | None = None,
     if spec.params or spec.variants:       # as `check --json` prints it
         out["variant"] = {"name": spec.variant, "params": spec.params, "set": spec.settings}
     if extras:
-        out.update(_extras(spec, report, choice))
+        out.update(_extras(spec, report, choice, checked.warnings))
     return 200, out
 
 
-def _extras(spec, report: Report | MultiReport, choice: Choice) -> dict[str, Any]:
+def _extras(spec, report: Report | MultiReport, choice: Choice,
+            train_warnings=()) -> dict[str, Any]:
     networks = list(report.networks) if isinstance(report, MultiReport) else []
     report = _one_network(report, choice)
     rows = [{"name": r.name, "kind": r.kind, "shape": list(r.shape), "params": r.params,
@@ -147,7 +152,7 @@ def _extras(spec, report: Report | MultiReport, choice: Choice) -> dict[str, Any
              "rf": list(r.rf) if r.rf is not None else None, "failed": r.failed}
             for r in report.rows(choice.depth)]
     warnings = [{**diagnostic_json(w, edited=spec.path), "text": render_warning(w)}
-                for w in report.graph.warnings]
+                for w in [*report.graph.warnings, *train_warnings]]
     return {"rows": rows, "warnings": warnings, "variants": list(spec.variants),
             "networks": networks, "shown": {
                 "params": report.params, "trainable": report.trainable, "macs": report.macs,
@@ -158,11 +163,10 @@ def draw_text(text: str, file: str, choice: Choice,
               root: Path | None = None) -> tuple[int, str | dict[str, Any]]:
     """(200, SVG), or (422, SVG of the graph down to a shape error), or (422, the errors)
     when nothing can be drawn; Refused(503) without Graphviz, (504) past SVG_SECONDS."""
-    try:
-        _, report = _locked_check(text, file, choice)
-    except SpecError as err:
-        return 422, errors_json(err, root, file)
-    report = _one_network(report, choice)
+    checked = _locked_check(text, file, choice)
+    if checked.report is None:
+        return 422, errors_json(checked.error, root, file)
+    report = _one_network(checked.report, choice)
     source = to_graphviz(report, depth=choice.depth).source
     status = 200 if report.failure is None else 422
     return status, svg_of(source)

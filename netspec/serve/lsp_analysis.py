@@ -5,8 +5,9 @@ mistakes), the positions of the YAML, and the blocks the text can use.
     analysis.errors, analysis.warnings                       # netspec Diagnostics
     analysis.report                                          # None when the spec has errors
 
-The text is checked exactly as `netspec check` checks a file (netspec.graph.load.loads, then
-netspec.report.check), under the document's own path, so includes resolve from its folder. A
+The text is checked exactly as `netspec check` checks a file (the network and its `train:`
+section together: netspec.training.diagnostics_check.check_all), under the document's own
+path, so includes resolve from its folder. A
 file that holds only `blocks:` (what specs include) is checked as a library of blocks: its
 YAML and its blocks' entries, since only a spec that uses a block gives it shapes.
 """
@@ -19,15 +20,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netspec.errors import Collector, Diagnostic, Location, NetspecError, SpecError
-from netspec.graph.load import loads
 from netspec.kinds import kinds
 from netspec.lang.entries import parse_block
 from netspec.lang.includes import included_blocks
 from netspec.lang.library import LIBRARY, builtin_blocks
 from netspec.lang.located import LDict, key_location
 from netspec.lang.yaml_loader import load_yaml
-from netspec.report import Report, check
+from netspec.report import Report
 from netspec.serve.lsp_positions import PARALLEL, DocumentIndex, index_document
+from netspec.training.diagnostics_check import check_all
 
 SPEC_KEYS = ("layers", "input", "inputs", "networks")   # a file with none of them: blocks only
 
@@ -96,15 +97,12 @@ def analyse(text: str, path: str) -> Analysis:
 
 def _check_spec(analysis: Analysis, text: str, path: str) -> None:
     """The check of `netspec check`, soft: a shape error keeps the layers inferred before
-    it, so hover still answers above the failing layer."""
-    try:
-        analysis.report = check(loads(text, path), soft=True)
-    except SpecError as err:
-        analysis.errors = list(err.diagnostics)
-        return
-    error = getattr(analysis.report, "error", None)
-    analysis.errors = list(error.diagnostics) if error is not None else []
-    analysis.warnings = [w for g in analysis.graphs for w in g.warnings]
+    it, so hover still answers above the failing layer; `train:`'s mistakes come with the
+    network's, even when the layers did not load."""
+    checked = check_all(text, path)
+    analysis.report = checked.report
+    analysis.errors = list(checked.error.diagnostics) if checked.error is not None else []
+    analysis.warnings = [w for g in analysis.graphs for w in g.warnings] + checked.warnings
 
 
 def _root(text: str, path: str) -> Any:

@@ -9,7 +9,7 @@
   `true`/`false`, a block parameter's `choices:`); after `merge: `, the merges; after
   `init: `, the init schemes;
 - at the top: the spec's keys; under `train:`, the training keys; under a block's name, what
-  a block has (`params`, `layers`, ...).
+  a block has (`params`, `layers`, ...); under a network's name, what a network has.
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ ENTRY_KEYS = {
     "if": "`$(expr)`: the entry is present only when true",
     "init": "weight init of this entry: " + ", ".join(INIT_SCHEMES),
 }
-NETWORK_KEYS = ("input", "inputs", "blocks", "layers", "outputs", "init")
+# under a network's name: an inline network's keys, or `spec:` (a network file, its params
+# set with `params:`)
+NETWORK_KEYS = ("input", "inputs", "blocks", "layers", "outputs", "init", "params", "spec")
 Kind = lsp.CompletionItemKind
 
 

@@ -1,6 +1,7 @@
 """Go to definition: from a block's use to where the block is written, from an id named in
-`from:` (or `outputs:`) to the entry that carries it, and from an `include:` item to the file
-it names.
+`from:` (or `outputs:`) to the entry that carries it, and from an `include:` item or a
+network file (`discriminator: dcgan_discriminator.yaml` under `networks:`) to the file it
+names.
 
     definition(analysis, (line, col))   # an lsprotocol Location, or None
 
@@ -25,7 +26,7 @@ from netspec.serve.lsp_positions import Pos, Span
 def definition(analysis: Analysis, pos: Pos) -> lsp.Location | None:
     """Where the block or included file under the cursor at `pos` is defined."""
     index = analysis.index
-    for item, span in index.includes:
+    for item, span in index.includes + index.network_files:
         if span.contains(pos):
             path = real_path(os.path.join(os.path.dirname(os.path.abspath(analysis.path)), item))
             return lsp.Location(from_fs_path(path), lsp.Range(lsp.Position(0, 0),

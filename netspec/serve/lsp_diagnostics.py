@@ -9,8 +9,9 @@ its notes, its hint and the chain of blocks, one a line.
 
 A mistake located in another file (an included file of blocks, the built-in library) is shown
 on this document where that file comes in: the innermost use of a block written in this
-document, else the `include:` item that leads to the file; its own location travels as
-related information. When that file is open too (`index_of` gives its index), the mistake
+document, else the `include:` item that leads to the file, else the network file's path
+under `networks:` (a network given by its spec file); its own location travels as related
+information. When that file is open too (`index_of` gives its index), the mistake
 is also shown there, at its own range.
 """
 
@@ -106,10 +107,10 @@ def _use_in(index: DocumentIndex, d: Diagnostic, own: str) -> Span | None:
 
 
 def _include_of(analysis: Analysis, target: str) -> Span | None:
-    """The `include:` item of this document that leads to `target` (directly or through the
-    files it includes)."""
+    """The `include:` item or network file of this document that leads to `target` (it, or
+    a file it includes)."""
     folder = os.path.dirname(os.path.abspath(analysis.path))
-    for item, span in analysis.index.includes:
+    for item, span in analysis.index.includes + analysis.index.network_files:
         path = real_path(os.path.join(folder, item))
         if path == target or _leads_to(path, target, set(), 0):
             return span

@@ -9,7 +9,9 @@ PyYAML (composition builds nodes with start and end marks and constructs no valu
   `("layers", 1, "parallel", "branches", 0, 2)`), its range and where its kind is written;
 - the ranges of the nodes and key-value pairs starting at each position, so that a
   diagnostic located at a node's start (`file:line:col`) is shown over that node;
-- the document's own `blocks:` names and `include:` items, for go-to-definition.
+- the document's own `blocks:` names, `include:` items and network files (`networks:`
+  values that name a spec file: `d: d.yaml` or `d: {spec: d.yaml, ...}`), for
+  go-to-definition.
 
 Positions here are 0-based (line, column), columns in characters (code points), as a
 Location minus one; `client_column` converts them to the columns the client counts in.
@@ -77,6 +79,7 @@ class DocumentIndex:
     starts: dict[Pos, list[Span]] = field(default_factory=dict)
     blocks: dict[str, Span] = field(default_factory=dict)       # the doc's `blocks:` names
     includes: list[tuple[str, Span]] = field(default_factory=list)
+    network_files: list[tuple[str, Span]] = field(default_factory=list)     # path, its range
     parsed: bool = False
     encoding: str = "utf-16"        # how the client counts columns (client_column)
 
@@ -196,6 +199,17 @@ class _Walker:
             if path == ():
                 self.index.includes = [(i.value, self.span(i)) for i in items
                                        if isinstance(i, ScalarNode) and i.value]
+                self.network_files(pairs.get("networks"))
+
+    def network_files(self, networks) -> None:
+        """The values of `networks:` that name a spec file, and where each is written."""
+        if not isinstance(networks, MappingNode):
+            return
+        for _, value in networks.value:
+            if isinstance(value, MappingNode):
+                value = {_scalar(k): v for k, v in value.value}.get("spec")
+            if isinstance(value, ScalarNode) and value.value:
+                self.index.network_files.append((value.value, self.span(value)))
 
     def entries(self, seq: SequenceNode, path: tuple) -> None:
         for i, item in enumerate(seq.value):

@@ -1,69 +1,33 @@
-"""Data augmentation on batches, one registry. Plain tensor ops (torchvision is not available
-beside our torch; kornia is not needed): each op transforms a whole batch at once with
-per-sample random parameters drawn from the epoch's generator `g`, so a run replays exactly.
+"""Data augmentation on batches: the function of each entry declared in
+netspec.training.augment_args (names, arguments, needs: torch-free, what `check` validates),
+under the entry's name, imported when an augmentation first runs.
+Plain tensor ops (torchvision is not available beside our torch; kornia is not needed): each op
+transforms a whole batch at once with per-sample random parameters drawn from the epoch's
+generator `g`, so a run replays exactly.
 
-Image ops (`image: True`: flips, crops, rotation, colour, cutout, cutmix) see images in [0, 1]
-as [B, C, H, W], before normalisation. `noise` and `mixup` work on any data and run after
+Image ops (`image: True`: flips, crops, rotation, colour, cutout, cutmix, mosaic) see images in
+[0, 1] as [B, C, H, W], before normalisation. `noise` and `mixup` work on any data and run after
 normalisation: noise's `std` is in units of each feature's standard deviation (added before
 normalisation, noise on a nearly constant feature would be magnified without bound). `mixes:
-True` ops (mixup, cutmix) also mix the targets and return (x, perm, lam).
+True` ops (mixup, cutmix, mosaic) also mix the targets: they return the images and the parts
+the targets are mixed from, ((weight, perm), ...), perm None for the batch's own order and
+weights summing to 1; the loss is the weighted sum of the loss against each part.
 
     pipeline = Pipeline(cfg.augment)
-    x, y_b, lam = pipeline(x, y, g, normalize)   # y_b is None unless a mixing op ran
+    x, mix = pipeline(x, y, g, normalize)   # mix: None, or ((weight, targets), ...)
 """
 
 from __future__ import annotations
 
 import math
-from typing import Annotated
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 
-from netspec.kinds.argtypes import (Float, NonNegativeFloat, NonNegativeInt,
-                                     PositiveFloat, Probability)
-from netspec.training.registry import Args, Registry
-
-AUGMENTATIONS = Registry("augmentation")
-MAX_PADDING = 1024            # crop pads each side; more is a typo, and costs memory
-
-
-class FlipArgs(Args):
-    p: Probability = 0.5
-
-
-class CropArgs(Args):
-    padding: Annotated[NonNegativeInt, Field(le=MAX_PADDING)] = 4
-
-
-class RotateArgs(Args):
-    degrees: Annotated[Float, Field(ge=0, le=180)] = 15.0
-
-
-class JitterArgs(Args):
-    brightness: Annotated[Float, Field(ge=0, le=1)] = 0.2
-    contrast: Annotated[Float, Field(ge=0, le=1)] = 0.2
-    saturation: Annotated[Float, Field(ge=0, le=1)] = 0.2
-
-
-class NoiseArgs(Args):
-    std: NonNegativeFloat = 0.05
-
-
-class CutoutArgs(Args):
-    size: PositiveFloat = 0.25      # side: a fraction of the image, or pixels
-    p: Probability = 1.0
-
-
-class MixArgs(Args):
-    alpha: PositiveFloat = 0.2
-
-
-class CutMixArgs(MixArgs):
-    alpha: PositiveFloat = 1.0
-
+from netspec.training.augment_args import (AUGMENTATIONS, CropArgs, CutMixArgs, CutoutArgs,
+                                           FlipArgs, JitterArgs, MixArgs, MosaicArgs,
+                                           NoiseArgs, RotateArgs)
 
 def _uniform(g: torch.Generator, n: int, device) -> torch.Tensor:
     return torch.rand(n, generator=g).to(device)
@@ -73,21 +37,18 @@ def _per_sample(mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return mask.view(-1, *([1] * (x.dim() - 1)))
 
 
-@AUGMENTATIONS.add("hflip", FlipArgs, main="p", image=True)
 def hflip(x, a: FlipArgs, g):
     """Mirror left-right with probability p."""
     flip = _per_sample(_uniform(g, len(x), x.device) < a.p, x)
     return torch.where(flip, x.flip(-1), x)
 
 
-@AUGMENTATIONS.add("vflip", FlipArgs, main="p", image=True)
 def vflip(x, a: FlipArgs, g):
     """Mirror top-bottom with probability p."""
     flip = _per_sample(_uniform(g, len(x), x.device) < a.p, x)
     return torch.where(flip, x.flip(-2), x)
 
 
-@AUGMENTATIONS.add("random_crop", CropArgs, main="padding", image=True)
 def random_crop(x, a: CropArgs, g):
     """Zero-pad by `padding` on each side, then crop back to the size at a random offset."""
     b, c, h, w = x.shape
@@ -102,7 +63,6 @@ def random_crop(x, a: CropArgs, g):
     return padded[batch, chans, rows, cols]
 
 
-@AUGMENTATIONS.add("rotate", RotateArgs, main="degrees", image=True)
 def rotate(x, a: RotateArgs, g):
     """Rotate by a uniform angle in [-degrees, degrees] about the centre (bilinear, zero fill)."""
     angle = (_uniform(g, len(x), x.device) * 2 - 1) * math.radians(a.degrees)
@@ -112,7 +72,6 @@ def rotate(x, a: RotateArgs, g):
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-@AUGMENTATIONS.add("color_jitter", JitterArgs, image=True)
 def color_jitter(x, a: JitterArgs, g):
     """Random brightness, contrast and (3 channels) saturation factors in [1 - v, 1 + v]."""
     def factor(v):
@@ -127,13 +86,11 @@ def color_jitter(x, a: JitterArgs, g):
     return x.clamp(0, 1)
 
 
-@AUGMENTATIONS.add("noise", NoiseArgs, main="std")
 def noise(x, a: NoiseArgs, g):
     """Add Gaussian noise of standard deviation `std` (normalised units; any data)."""
     return x + torch.randn(x.shape, generator=g).to(x.device, x.dtype) * a.std
 
 
-@AUGMENTATIONS.add("cutout", CutoutArgs, main="size", image=True)
 def cutout(x, a: CutoutArgs, g):
     """Zero one square per image (DeVries & Taylor, 2017) at a random centre; `size` is its side,
     a fraction of the image below 1, else pixels."""
@@ -154,15 +111,13 @@ def _beta(g: torch.Generator, alpha: float) -> float:
     return float(np.random.default_rng(seed).beta(alpha, alpha))
 
 
-@AUGMENTATIONS.add("mixup", MixArgs, main="alpha", mixes=True)
 def mixup(x, a: MixArgs, g):
     """mixup (Zhang et al., 2018): x = lam x + (1 - lam) x[perm], lam ~ Beta(alpha, alpha)."""
     lam = _beta(g, a.alpha)
     perm = torch.randperm(len(x), generator=g).to(x.device)
-    return lam * x + (1 - lam) * x[perm], perm, lam
+    return lam * x + (1 - lam) * x[perm], ((lam, None), (1 - lam, perm))
 
 
-@AUGMENTATIONS.add("cutmix", CutMixArgs, main="alpha", mixes=True, image=True)
 def cutmix(x, a: CutMixArgs, g):
     """CutMix (Yun et al., 2019): paste a box of another image; lam is the kept area."""
     b, _, h, w = x.shape
@@ -176,12 +131,54 @@ def cutmix(x, a: CutMixArgs, g):
     x0, x1 = max(cx - cw // 2, 0), min(cx + cw // 2, w)
     out = x.clone()
     out[:, :, y0:y1, x0:x1] = x[perm][:, :, y0:y1, x0:x1]
-    return out, perm, 1 - (y1 - y0) * (x1 - x0) / (h * w)
+    kept = 1 - (y1 - y0) * (x1 - x0) / (h * w)
+    return out, ((kept, None), (1 - kept, perm))
+
+
+def mosaic(x, a: MosaicArgs, g):
+    """Mosaic (Bochkovskiy et al., 2020; YOLOv5's `load_mosaic`), with probability p per batch:
+    a centre (cy, cx) is drawn in `center` (fractions of H and W), and the four tiles around it
+    are filled from four images, each with its corner at the centre, at its own scale:
+
+        [0:cy, 0:cx] = x[i][H-cy:, W-cx:]      [0:cy, cx:] = x[p1[i]][H-cy:, :W-cx]
+        [cy:, 0:cx]  = x[p2[i]][:H-cy, W-cx:]  [cy:, cx:]  = x[p3[i]][:H-cy, :W-cx]
+
+    (p1, p2, p3: random permutations of the batch); with `fit: scale` each whole image is
+    resized into its tile instead (by area averages). The targets are mixed by the tiles'
+    areas, cy·cx/(H·W) for the sample's own, as CutMix does; empty tiles are left out. One
+    centre per batch, as CutMix uses one box: the targets mix with one set of weights."""
+    b, _, h, w = x.shape
+    if float(torch.rand(1, generator=g)) >= a.p:
+        return x, ((1.0, None),)
+    lo, hi = a.center
+    u = torch.rand(2, generator=g)
+    cy, cx = round((lo + (hi - lo) * float(u[0])) * h), round((lo + (hi - lo) * float(u[1])) * w)
+    perms = [None] + [torch.randperm(b, generator=g).to(x.device) for _ in range(3)]
+    tiles = [((slice(0, cy), slice(0, cx)), (slice(h - cy, h), slice(w - cx, w))),
+             ((slice(0, cy), slice(cx, w)), (slice(h - cy, h), slice(0, w - cx))),
+             ((slice(cy, h), slice(0, cx)), (slice(0, h - cy), slice(w - cx, w))),
+             ((slice(cy, h), slice(cx, w)), (slice(0, h - cy), slice(0, w - cx)))]
+    out = torch.empty_like(x)
+    parts = []
+    for perm, ((oy, ox), (sy, sx)) in zip(perms, tiles):
+        area = (oy.stop - oy.start) * (ox.stop - ox.start)
+        if area == 0:
+            continue
+        source = x if perm is None else x[perm]
+        if a.fit == "crop":
+            out[:, :, oy, ox] = source[:, :, sy, sx]
+        else:
+            size = (oy.stop - oy.start, ox.stop - ox.start)
+            # a tile is never larger than the image: averaging over areas shrinks it
+            out[:, :, oy, ox] = F.interpolate(source, size=size, mode="area")
+        parts.append((area / (h * w), perm))
+    return out, tuple(parts)
 
 
 class Pipeline:
     """The configured ops: image ops in their order on [0, 1] images, then `normalize`, then
-    the others (noise, mixup) in their order; at most one mixing op takes effect (the last)."""
+    the others (noise, mixup) in their order; at most one mixing op takes effect on the
+    targets (the last)."""
 
     def __init__(self, choices):
         self.choices = tuple(choices)
@@ -192,17 +189,26 @@ class Pipeline:
         return bool(self.choices)
 
     def __call__(self, x, y, g, normalize=lambda x: x):
-        y_b, lam = None, 1.0
+        """(x augmented, mix): mix is None unless a mixing op is configured, else the parts
+        ((weight, targets), ...) the batch's targets are mixed from, weights summing to 1."""
+        mix = None
         for c in self.raw:
-            x, y_b, lam = self._apply(c, x, y, g, y_b, lam)
+            x, mix = self._apply(c, x, y, g, mix)
         x = normalize(x)
         for c in self.normalized:
-            x, y_b, lam = self._apply(c, x, y, g, y_b, lam)
-        return x, y_b, lam
+            x, mix = self._apply(c, x, y, g, mix)
+        return x, mix
 
     @staticmethod
-    def _apply(c, x, y, g, y_b, lam):
+    def _apply(c, x, y, g, mix):
         if c.entry.meta.get("mixes"):
-            x, perm, lam = c.entry.fn(x, c.args, g)
-            return x, y[perm], lam
-        return c.entry.fn(x, c.args, g), y_b, lam
+            x, parts = c.entry.fn(x, c.args, g)
+            return x, tuple((w, y if perm is None else y[perm]) for w, perm in parts)
+        return c.entry.fn(x, c.args, g), mix
+
+
+def mixed_loss(loss_fn, out, y, mix):
+    """The loss against the targets, or the weighted sum against the parts of a mix."""
+    if mix is None:
+        return loss_fn(out, y)
+    return sum(w * loss_fn(out, part) for w, part in mix)

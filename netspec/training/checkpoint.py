@@ -10,9 +10,16 @@ so a crash leaves the old file or the new one, never a mix:
                             tensors (`@optimizer.<i>.<name>`) and generator states (`@rng.*`)
 
 Each file's header metadata holds `netspec` (the JSON state: epoch, step, optimizer
-hyper-parameters, schedule, early stopping, history) and `sha256` (of the tensor data), which
-`read` checks: a truncated or altered file is a clear error, not a crash in the middle of a
-resume. A readable copy of the state sits beside best and last (`best.json`, `last.json`).
+hyper-parameters, schedule, early stopping, history), `format` and `sha256`, which `read`
+checks: a truncated or altered file is a clear error, not a crash in the middle of a resume.
+What the digest covers depends on the format (old checkpoints stay readable):
+
+    format 2    sha256(len(state) as 8 bytes little-endian, state, tensor data)
+    format 1    sha256(tensor data): the state is only checked to be a JSON object
+
+`state` is the UTF-8 of the `netspec` string as stored; its length first, so no bytes can
+move between the state and the data unnoticed. An edit of the state that stays valid JSON
+(`"epoch": 3` for `1`) is a checksum mismatch, like a flipped bit in a tensor. A readable copy of the state sits beside best and last (`best.json`, `last.json`).
 The resume file is written first; a crash before `last.safetensors` follows leaves that one a
 checkpoint behind, which costs nothing.
 """
@@ -22,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +40,8 @@ if TYPE_CHECKING:       # torch is imported where tensors are made: reading run 
     import torch
 
 STATE_PREFIX = "@"
-FORMAT = 1
+FORMAT = 2                  # the file layout `write` makes: its digest covers the state too
+READABLE = ("1", "2")       # formats `read` verifies (module docstring)
 
 
 def atomic_json(path: str | os.PathLike, value: Any, durable: bool = True) -> None:
@@ -47,8 +56,8 @@ def write(path: str | os.PathLike, tensors: dict[str, torch.Tensor], state: dict
 
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     plain = save(tensors)
-    digest = hashlib.sha256(_payload(plain)).hexdigest()
-    meta = {"netspec": json.dumps(state, allow_nan=True), "sha256": digest,
+    text = json.dumps(state, allow_nan=True)
+    meta = {"netspec": text, "sha256": _digest(str(FORMAT), text, _payload(plain)),
             "format": str(FORMAT)}
     atomic_write(path, save(tensors, metadata=meta))
     if json_copy:
@@ -64,6 +73,10 @@ def read(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
     path = Path(path)
     where = Location(str(path), 1, 1)
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):     # a FIFO blocks, /dev/zero never ends
+            raise InputError(f"checkpoint {path.name} is not a regular file (a FIFO, a device "
+                             "or a folder)", where, hint="the run directory was altered; "
+                             "train the run again")
         raw = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"checkpoint {path.name} is missing", where,
@@ -82,10 +95,12 @@ def read(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
     if "sha256" not in meta or "netspec" not in meta:
         raise InputError(f"{path.name} is not a netspec checkpoint (no state in its header)",
                         where, hint="resume from a run directory netspec wrote")
-    if hashlib.sha256(_payload(raw)).hexdigest() != meta["sha256"]:
-        raise VerifyError(f"checkpoint {path.name} is damaged: its data does not match the "
-                        f"checksum in its header", where, hint=damaged.removeprefix("hint: "))
-    try:    # the checksum covers the tensors; the state in the header is read with care
+    version = meta.get("format", "1")
+    if version not in READABLE:
+        raise InputError(f"checkpoint {path.name} has format {version!r}; this netspec reads "
+                         f"formats {', '.join(READABLE)}", where,
+                         hint="read it with the netspec version that wrote it, or a newer one")
+    try:    # a state that is not JSON is named as such, before the checksum says "damaged"
         state = json.loads(meta["netspec"])
     except (TypeError, ValueError) as e:
         raise VerifyError(f"checkpoint {path.name} is damaged: its state in the header is not "
@@ -93,6 +108,11 @@ def read(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
     if not isinstance(state, dict):
         raise VerifyError(f"checkpoint {path.name} is damaged: its state in the header is not "
                           f"a JSON object", where, hint=damaged.removeprefix("hint: "))
+    if _digest(version, meta["netspec"], _payload(raw)) != meta["sha256"]:
+        covers = "" if version == "1" else " (it covers the tensors and the run state)"
+        raise VerifyError(f"checkpoint {path.name} is damaged: its data does not match the "
+                          f"checksum in its header{covers}", where,
+                          hint=damaged.removeprefix("hint: "))
     return tensors, state
 
 
@@ -103,6 +123,17 @@ def _header(raw: bytes) -> dict:
     if n > len(raw) - 8:
         raise ValueError("the header is cut off")
     return json.loads(raw[8:8 + n])
+
+
+def _digest(version: str, state, payload) -> str:
+    """The hex sha256 a checkpoint of format `version` stores (module docstring)."""
+    h = hashlib.sha256()
+    if version != "1":
+        text = state.encode("utf-8", "surrogatepass") if isinstance(state, str) else b""
+        h.update(len(text).to_bytes(8, "little"))
+        h.update(text)
+    h.update(payload)
+    return h.hexdigest()
 
 
 def _payload(raw: bytes) -> memoryview:

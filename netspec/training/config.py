@@ -6,26 +6,26 @@ imports this module).
     cfg = task.complete(cfg)                    # the task's defaults (loss, metrics, monitor)
     cfg.to_json()                               # what train.json holds; `resolve` reads it back
 
-`data` (its common keys: training.data.base.DataConfig; the source's own: its argument model),
-`task`, `batch_size`, `epochs`, `optimizer`, `schedule`, `loss`, `metrics`, `augment`,
-`clip_grad_norm`, `clip_grad_value`, `l1`, `early_stopping`, `monitor`, `seed`, `device`, `amp`,
-`output`, `init_from`, `init`, `freeze`, `checkpoint_every`, `threads`, `name`, `out`: see the fields.
+`data` (its common keys: training.data.section.DataConfig; the source's own: its argument model),
+`task`, `batch_size`, `global_batch`, `epochs`, `optimizer`, `schedule`, `loss`, `metrics`,
+`augment`, `clip_grad_norm`, `clip_grad_value`, `l1`, `early_stopping`, `monitor`, `seed`,
+`device`, `amp`, `output`, `init_from`, `init`, `freeze`, `checkpoint_every`, `threads`,
+`name`, `out`: see the fields.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BeforeValidator, Field, PrivateAttr, model_validator
+from pydantic import BeforeValidator, Discriminator, Field, PrivateAttr, Tag, model_validator
 
-from netspec.errors import Location, SpecError
+from netspec.errors import Collector, Location, SpecError
 from netspec.kinds.argtypes import Bool, Float, Frozen, Int
 from netspec.lang import validation
 from netspec.lang.located import LDict, LList
 from netspec.safe_write import component_problem
-from netspec.training.data.base import DataConfig, PositiveFloat, PositiveInt
-from netspec.training.data.load import source_args
+from netspec.training.data.section import DataConfig, PositiveFloat, PositiveInt, source_args
 from netspec.training.registry import Choice
 
 
@@ -45,7 +45,14 @@ def _early(v: Any) -> Any:
 
 
 def _names(v: Any) -> Any:
-    """`freeze: stem`, `freeze: [stem, 3]`: layer names (an entry without id is its position)."""
+    """`freeze: stem`, `freeze: [stem, 3]`: layer names (an entry without id is its position).
+    With several networks a name starts with its network's, as checkpoints name parameters
+    (`generator.0`, `"discriminator.*"`): a mapping by network is refused with that form."""
+    if isinstance(v, dict):
+        names = [f"{net}.{x}" for net, layers in v.items()
+                 for x in (layers if isinstance(layers, list) else [layers])]
+        raise ValueError("takes a list of names; name each layer with its network's name in "
+                         f"front, as checkpoints do: `freeze: [{', '.join(map(str, names[:3]))}]`")
     items = v if isinstance(v, list) else [v]
     return [str(x) if isinstance(x, int) and not isinstance(x, bool) else x for x in items]
 
@@ -79,10 +86,34 @@ def _weights_init(v: Any) -> Any:
     return {"from": v} if isinstance(v, str) else v
 
 
+INIT_KEYS = ("from", "from_", "map", "strict")
+
+
+def _init_form(v: Any) -> str:
+    """`init: PATH` / `{from, map, strict}`: weights for the whole model; any other mapping
+    (`{generator: PATH}`): weights per network of `networks:`."""
+    # tags with a `-`: validation drops them from an error's path (`init.generator.map`)
+    return "per-network" if isinstance(v, dict) and v and not set(v) & set(INIT_KEYS) \
+        else "one-source"
+
+
+def _inits(v: Any) -> Any:
+    if _init_form(v) == "per-network":
+        return {name: _weights_init(x) for name, x in v.items()}
+    return _weights_init(v)
+
+
+Inits = Annotated[Union[Annotated[WeightsInit, Tag("one-source")],
+                        Annotated[dict[str, WeightsInit], Tag("per-network")]],
+                  Discriminator(_init_form)]
+
+
 class TrainConfig(Frozen):
     data: DataConfig
     task: Any = None                 # default: from the loss's targets, else from the data
-    batch_size: PositiveInt = 64
+    batch_size: PositiveInt = 64     # per process (under torchrun, each of N takes this many)
+    global_batch: PositiveInt | None = None   # the batch per step over all processes:
+    # each takes global_batch / N (training.distributed.fit_batch); not with batch_size
     epochs: PositiveInt = 10
     optimizer: Any = "adam"
     optimizers: dict[str, Any] | None = None   # per network of `networks:` (else `optimizer`)
@@ -100,8 +131,9 @@ class TrainConfig(Frozen):
     amp: Bool | None = None          # mixed precision; default: on for CUDA
     output: str | None = None        # with several outputs: the one the loss uses
     init_from: str | None = None     # a run directory whose best weights start this run
-    init: Annotated[WeightsInit | None, BeforeValidator(_weights_init)] = None
-    # ^ the general form of init_from: a run or .safetensors file, renamed by `map`
+    init: Annotated[Optional[Inits], BeforeValidator(_inits)] = None
+    # ^ the general form of init_from: a run or .safetensors file, renamed by `map`;
+    # with several networks also {NAME: init} (training.weights)
     freeze: Annotated[tuple[str, ...], BeforeValidator(_names)] = ()
     checkpoint_every: PositiveInt | None = None   # also save `last` every N steps
     threads: Annotated[PositiveInt | None, BeforeValidator(_threads)] = None
@@ -132,6 +164,10 @@ class TrainConfig(Frozen):
                 value = {name: c.to_json() for name, c in value.items()}
             elif hasattr(value, "model_dump"):
                 value = value.model_dump(mode="json", exclude_none=True)
+            elif isinstance(value, dict) and value and \
+                    all(hasattr(c, "model_dump") for c in value.values()):
+                value = {n: c.model_dump(mode="json", exclude_none=True)
+                         for n, c in value.items()}
             elif isinstance(value, tuple):
                 value = list(value)
             out[key] = value
@@ -157,16 +193,17 @@ class TrainConfig(Frozen):
         return locate(raw, path) if isinstance(raw, (LDict, LList)) else None
 
 
-def resolve(spec, *, static: bool = False, **overrides: Any) -> TrainConfig:
+def resolve(spec, **overrides: Any) -> TrainConfig:
     """The spec's train section, overrides applied, validated; raises a located SpecError.
-    `static` (what `netspec check` asks): every registry but the metrics and augmentations,
-    whose modules import torch; those two stay as written."""
+    Torch-free (what `netspec check` asks too): a choice's function, where it needs torch, is
+    imported when it is first called."""
     raw = spec.train
     if raw is None and "train" not in overrides:
         where = spec.raw.loc if spec.raw is not None else Location(spec.path or "<spec>", 1, 1)
         raise SpecError("the spec has no `train:` section", where,
                         hint="add one, e.g. `train: {data: digits, epochs: 10}`")
-    if "train" in overrides:
+    resolved = "train" in overrides      # train.json: batch_size already from global_batch
+    if resolved:
         raw = overrides.pop("train")
     if not isinstance(raw, dict):
         loc = spec.raw.value_locs.get("train") if isinstance(spec.raw, LDict) else None
@@ -179,52 +216,108 @@ def resolve(spec, *, static: bool = False, **overrides: Any) -> TrainConfig:
             overrides["lr"] = raw["lr"]
         raw = _apply_overrides(raw, {})
         del raw["lr"]
-    raw = _apply_overrides(raw, {k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    raw = _apply_overrides(raw, given)
+    # a flag wins over the section: --global-batch over `batch_size:`, and the other way
+    for flag, other in (("global_batch", "batch_size"), ("batch_size", "global_batch")):
+        if flag in given and other not in given:
+            raw.pop(other, None)
     base = os.path.dirname(os.path.abspath(spec.path)) if spec.path else os.getcwd()
-    cfg = validation.validate(TrainConfig, raw, what="train: ")
-    cfg = _parse_choices(cfg, raw, base, static)
+    found = Collector()         # independent mistakes of the section, reported together
+    cfg = None
+    with found.guard():
+        cfg = validation.validate(TrainConfig, raw, what="train: ")
+    if cfg is None:             # a key or a type is wrong: the choices are still checked
+        _check_choices(raw, found)
+        found.raise_if_any()
+    cfg._raw = raw              # `cfg.where` locates the source's own options
+    cfg = _parse_choices(cfg, raw, base, found)
     cfg._raw = raw
-    source_args(cfg.data, cfg.where)        # the source's own options, before anything loads
+    if not resolved and cfg.global_batch is not None and raw.get("batch_size") is not None:
+        raise SpecError("`batch_size` and `global_batch` are both set; one decides the other",
+                        _loc(raw, "global_batch"),
+                        hint="keep `global_batch` (the batch of one step over all processes: "
+                             "each takes global_batch / processes) or `batch_size` (per "
+                             "process)")
     return cfg
 
 
-def _parse_choices(cfg: TrainConfig, raw: dict, base: str, static: bool = False) -> TrainConfig:
-    from netspec.training.data import DATASETS
+def _choice_registries() -> dict[str, Any]:
+    """The section's keys that name a registry entry (one, or a list for metrics/augment)."""
+    from netspec.training.augment_args import AUGMENTATIONS
     from netspec.training.losses import LOSSES
+    from netspec.training.metric_args import METRICS
     from netspec.training.optim import OPTIMIZERS, SCHEDULES
     from netspec.training.tasks import TASKS
 
-    update: dict[str, Any] = {"optimizer": OPTIMIZERS.parse(cfg.optimizer, raw, "optimizer")}
-    if cfg.task is not None:
-        update["task"] = TASKS.parse(cfg.task, raw, "task")
+    return {"optimizer": OPTIMIZERS, "task": TASKS, "schedule": SCHEDULES, "loss": LOSSES,
+            "metrics": METRICS, "augment": AUGMENTATIONS}
+
+
+LISTS = ("metrics", "augment")
+
+
+def _check_choices(raw: dict, found: Collector) -> None:
+    """Each choice of a section that failed validation, checked on its own (an unknown key
+    must not hide `optimizer: adma`)."""
+    for key, registry in _choice_registries().items():
+        if raw.get(key) is not None:
+            with found.guard():
+                (registry.parse_list if key in LISTS else registry.parse)(raw[key], raw, key)
+    data = raw.get("data")
+    if isinstance(data, dict):      # the data source and its own options
+        from netspec.lang.located import locate
+        from netspec.training.data import DATASETS
+
+        with found.guard():
+            config = validation.validate(DataConfig, data, what="train: data: ")
+            if config.name is not None and config.name not in DATASETS:
+                DATASETS.choose(config.name, {}, _loc(data, "name", raw, "data"), None, None)
+            source_args(config, lambda *path: locate(raw, path)
+                        if isinstance(raw, (LDict, LList)) else None)
+
+
+def _parse_choices(cfg: TrainConfig, raw: dict, base: str, found: Collector) -> TrainConfig:
+    from netspec.training.data import DATASETS
+
+    update: dict[str, Any] = {}
+    for key, registry in _choice_registries().items():
+        value = getattr(cfg, key)
+        if key == "augment":
+            value = value or None
+        if value is None and key not in ("optimizer", "augment"):
+            continue
+        with found.guard():         # each choice is independent of the others
+            update[key] = (registry.parse_list if key in LISTS else registry.parse)(
+                value, raw, key)
     if cfg.optimizers is not None:
         per = raw["optimizers"]
-        update["optimizers"] = {name: OPTIMIZERS.parse(per[name], per, name,
-                                                       f"`optimizers.{name}`") for name in per}
-    if cfg.schedule is not None:
-        update["schedule"] = SCHEDULES.parse(cfg.schedule, raw, "schedule")
-    if cfg.loss is not None:
-        update["loss"] = LOSSES.parse(cfg.loss, raw, "loss")
-    if not static:
-        from netspec.training.augment import AUGMENTATIONS
-        from netspec.training.metrics import METRICS
-
-        if cfg.metrics is not None:
-            update["metrics"] = METRICS.parse_list(cfg.metrics, raw, "metrics")
-        update["augment"] = AUGMENTATIONS.parse_list(cfg.augment or None, raw, "augment")
+        optimizers = _choice_registries()["optimizer"]
+        with found.guard():
+            update["optimizers"] = {name: optimizers.parse(per[name], per, name,
+                                                           f"`optimizers.{name}`")
+                                    for name in per}
     data = cfg.data
     data_raw = raw.get("data")
-    if data.name is not None and data.name not in DATASETS:
-        DATASETS.choose(data.name, {}, _loc(data_raw, "name", raw, "data"), None, None)
-    key = data.source_key
-    if DATASETS[data.source].meta.get("file") and isinstance(data.options[key], str):
-        path = os.path.normpath(os.path.join(base, os.path.expanduser(data.options[key])))
-        update["data"] = data.model_copy(update={key: path})
+    with found.guard():
+        if data.name is not None and data.name not in DATASETS:
+            DATASETS.choose(data.name, {}, _loc(data_raw, "name", raw, "data"), None, None)
+        key = data.source_key
+        if DATASETS[data.source].meta.get("file") and isinstance(data.options[key], str):
+            path = os.path.normpath(os.path.join(base, os.path.expanduser(data.options[key])))
+            update["data"] = data.model_copy(update={key: path})
+        source_args(data, cfg.where)         # the source's own options, before anything loads
+    found.raise_if_any()
     if cfg.init_from is not None:
         update["init_from"] = os.path.normpath(os.path.join(base, cfg.init_from))
     if cfg.init is not None:
-        given = os.path.normpath(os.path.join(base, os.path.expanduser(cfg.init.from_)))
-        update["init"] = cfg.init.model_copy(update={"from_": given})
+        def here(init: WeightsInit) -> WeightsInit:
+            path = os.path.normpath(os.path.join(base, os.path.expanduser(init.from_)))
+            return init.model_copy(update={"from_": path})
+
+        update["init"] = {n: here(i) for n, i in cfg.init.items()} \
+            if isinstance(cfg.init, dict) else here(cfg.init)
+
     if cfg.amp and not cfg.device.startswith(("cuda", "auto")):
         raise SpecError("`amp` (mixed precision) needs a CUDA device", _loc(raw, "amp"))
     if not (cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:")):

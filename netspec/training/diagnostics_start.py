@@ -74,10 +74,13 @@ def activation_depth(stds: list[tuple[str, float]]) -> Diagnosis | None:
 
 
 def probe_start(model, x, y, loss_fn, output_index: int):
-    """One batch through the untrained `model` (eval mode, no grad): its loss, the loss of a
-    uniform guess of the same output shape, and each weighted layer's output std in execution
-    order. The uniform guess depends only on what the loss expects: logits 0, probabilities
-    1/K (one unit: 0.5), log-probabilities ln(1/K)."""
+    """One batch through the untrained `model` (no grad): its loss, the loss of a uniform
+    guess of the same output shape, and each weighted layer's output std in execution order.
+    Eval mode, except that batch norms normalise with the batch's statistics, as the first
+    training step does (a fresh one's running statistics, 0 and 1, would pass activations
+    through unscaled and make a healthy BN network's std look vanishing); their buffers are
+    restored after. The uniform guess depends only on what the loss expects: logits 0,
+    probabilities 1/K (one unit: 0.5), log-probabilities ln(1/K)."""
     import torch
     from torch import nn
 
@@ -88,14 +91,22 @@ def probe_start(model, x, y, loss_fn, output_index: int):
         lambda mod, ins, out, name=name: stds.append((name, float(out.float().std()))))
         for name, m in model.named_modules() if isinstance(m, weighted)]
     was_training = model.training
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+             and len(x) > 1]                 # one sample has no batch statistics
+    buffers = [{k: v.clone() for k, v in m.state_dict().items()} for m in norms]
     try:
         with torch.no_grad():
-            out = model.eval()(x)
+            model.eval()
+            for m in norms:
+                m.train()
+            out = model(x)
             out = out[output_index] if isinstance(out, (tuple, list)) else out
             initial = float(loss_fn(out.float(), y))
     finally:
         for h in hooks:
             h.remove()
+        for m, saved in zip(norms, buffers):
+            m.load_state_dict(saved)
         model.train(was_training)
     return initial, out, stds
 

@@ -4,12 +4,25 @@ shard of every epoch (a DistributedSampler), gloo on CPU, nccl on GPU. Only rank
 run directory and prints. A single process is the same code with a world of one.
 
     ctx = setup("auto")                 # Context(rank, world, device)
+    cfg = fit_batch(cfg, ctx.world)     # `global_batch` -> batch_size per process
     model = ctx.wrap(model)             # DDP when world > 1
     total = ctx.all_sum(tensor)         # epoch statistics from every rank
+
+The batch: `batch_size` is what each process takes per step, so one step of N processes
+learns from N x batch_size samples (gradients are averaged over them) and an epoch has 1/N
+of the steps. `global_batch` keeps that product fixed however many processes run: each takes
+global_batch / N. The learning rate is not rescaled: it is the spec's.
+
+Several networks (gan, cyclegan): each is wrapped on its own, without DDP's broadcast of
+rank 0's buffers at every forward (`wrap(m, buffers=False)`): a gan step runs the
+discriminator three times, and only rank 0's batchnorm statistics are ever used (its
+samples, fid and checkpoints), so each rank keeps its own between.
 """
 
 from __future__ import annotations
 
+import inspect
+import math
 import os
 from dataclasses import dataclass
 
@@ -32,13 +45,20 @@ class Context:
     def distributed(self) -> bool:
         return self.world > 1
 
-    def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
-        if not self.distributed:
-            return model
+    def wrap(self, model: torch.nn.Module, buffers: bool = True) -> torch.nn.Module:
+        """`model` in DistributedDataParallel when several processes train (gradients averaged
+        over them in the backward pass); `buffers`: rank 0's buffers (batchnorm statistics)
+        sent to every rank at each forward."""
+        if not self.distributed or not any(p.requires_grad for p in model.parameters()):
+            return model        # DDP refuses a module with nothing to train
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(model, device_ids=ids)
+        # torch 2.13 renamed broadcast_buffers (and warns at the old name); the buffers start
+        # alike anyway: every rank builds the same networks from the same seeds
+        key = "forward_sync_buffers" if "forward_sync_buffers" in \
+            inspect.signature(DistributedDataParallel.__init__).parameters else "broadcast_buffers"
+        return DistributedDataParallel(model, device_ids=ids, **{key: buffers})
 
     def all_sum(self, tensor: torch.Tensor) -> torch.Tensor:
         """The element-wise sum of `tensor` over ranks (itself with one process)."""
@@ -56,6 +76,19 @@ class Context:
         dist.broadcast(t, src=0)
         return t.cpu()
 
+    def share(self, row: dict, keys: list[str]) -> None:
+        """Rank 0's numbers under `keys` in `row` put in every rank's `row` (a key rank 0's
+        row lacks is left out everywhere): what rank 0 alone measured."""
+        if not self.distributed:
+            return
+        pairs = [(1.0, float(row[k])) if k in row else (0.0, math.nan) for k in keys]
+        sent = self.from_main(torch.tensor(pairs, dtype=torch.float64).reshape(-1, 2))
+        for key, (present, value) in zip(keys, sent.tolist()):
+            if present:
+                row[key] = value
+            else:
+                row.pop(key, None)
+
     def barrier(self) -> None:
         if self.distributed:
             dist.barrier()
@@ -63,6 +96,48 @@ class Context:
     def close(self) -> None:
         if self.distributed and dist.is_initialized():
             dist.destroy_process_group()
+
+
+def fit_batch(cfg, world: int):
+    """`cfg` with `batch_size` per process: global_batch / world when `global_batch` is set
+    (a located SpecError when the processes cannot share it evenly), else as it is."""
+    if cfg.global_batch is None:
+        return cfg
+    problem = global_batch_problem(cfg.global_batch, world)
+    if problem:
+        from netspec.errors import SpecError
+
+        raise SpecError(problem, cfg.where("global_batch"), hint=global_batch_hint(world))
+    return cfg.model_copy(update={"batch_size": cfg.global_batch // world})
+
+
+def global_batch_problem(global_batch: int, world: int) -> str | None:
+    """Why `global_batch` cannot be split over `world` processes, or None."""
+    if global_batch % world == 0:
+        return None
+    ways = "process" if world == 1 else "processes"
+    return (f"a global batch of {global_batch} does not split evenly over {world} {ways} "
+            f"({global_batch} / {world} = {global_batch / world:g} per process)")
+
+
+def global_batch_hint(world: int) -> str:
+    return (f"give a multiple of {world} (e.g. {world * max(1, 64 // world)}), or the batch of "
+            "each process instead (`batch_size`, --batch-size)")
+
+
+def batch_facts(cfg, world: int) -> dict:
+    """What run.json and summary.json record of the batch."""
+    return {"per_process": cfg.batch_size, "processes": world,
+            "per_step": cfg.batch_size * world,
+            "kept": "global_batch" if cfg.global_batch is not None else "batch_size"}
+
+
+def batch_line(cfg, world: int) -> str:
+    """The line printed as training starts: batch 64 per process x 2 processes = 128 per step."""
+    ways = "process" if world == 1 else "processes"
+    kept = " (global_batch)" if cfg.global_batch is not None else ""
+    return (f"batch {cfg.batch_size} per process × {world} {ways} = "
+            f"{cfg.batch_size * world} per step{kept}")
 
 
 def pick_device(preference: str, local_rank: int = 0) -> torch.device:

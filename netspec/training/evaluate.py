@@ -27,9 +27,12 @@ def evaluate_model(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, 
 
 def evaluate_run(path, split: str = "test", checkpoint: str = "best",
                  device: str = "cpu") -> dict[str, Any]:
-    """{"run", "split", "samples", "metrics": {"loss": ..., ...}} for the run at `path`."""
+    """{"run", "split", "checkpoint", "samples", "metrics": {"loss": ..., ...}} for the run at
+    `path`; a classification run adds "confusion": {"labels": [...], "matrix": [[...]]}, rows
+    the true class, columns the predicted one."""
     from netspec.compiler.build import build
     from netspec.errors import InputError
+    from netspec.training.confusion import Counting
     from netspec.training.config import resolve
     from netspec.training.data import load_data
     from netspec.training.distributed import pick_device
@@ -64,7 +67,17 @@ def evaluate_run(path, split: str = "test", checkpoint: str = "best",
     model.to(dev)
     x, y = data.tensors(split, device=dev)
     tracker = task.tracker(cfg, data)
-    _, index = pick_output(model.netspec_graph, cfg)
-    evaluate_model(model, x, y, build_loss(cfg.loss), tracker, index, 256)
-    return {"run": str(run), "split": split, "checkpoint": checkpoint, "samples": len(x),
-            "metrics": tracker.result()}
+    # a classification run also counts its confusion matrix, in the same pass
+    counting = Counting(tracker) if data.labels and getattr(tracker, "k", None) else None
+    graph = model.netspec_graph
+    name, index = pick_output(graph, cfg)
+    # what training checked first: an altered train.json (a regression loss on classes)
+    # is refused by name instead of failing inside the loss
+    task.check(cfg, data, graph.nodes[graph.outputs[name]])
+    evaluate_model(model, x, y, build_loss(cfg.loss), counting or tracker, index, 256)
+    result = {"run": str(run), "split": split, "checkpoint": checkpoint, "samples": len(x),
+              "metrics": tracker.result()}
+    if counting is not None:
+        result["confusion"] = {"labels": [str(v) for v in data.labels],
+                               "matrix": counting.matrix()}
+    return result

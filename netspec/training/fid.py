@@ -4,6 +4,7 @@ no Inception network (its ImageNet features mean little for 32x32 digits).
 
     features = FeatureNet.cached(images, labels, cache_dir, seed)   # trains it only once
     fid = frechet(stats(features(real)), stats(features(fake)))
+    cover = coverage(features.outputs(fake)[1], labels)          # classes the fakes cover
 
 Images larger than SIDE x SIDE are area-averaged down to it first. The classifier (FEATURE_SPEC, compiled by netspec itself) is two 3x3 conv + 2x2 max-pool
 stages and a 64-wide hidden layer whose ReLU output is the feature vector; it trains for a few epochs
@@ -84,11 +85,16 @@ class FeatureNet:
                                  {"accuracy": accuracy, "recipe": RECIPE}, json_copy=False)
         return cls(model.eval(), accuracy, path)
 
-    @torch.no_grad()
     def features(self, x: torch.Tensor) -> np.ndarray:
+        return self.outputs(x)[0]
+
+    @torch.no_grad()
+    def outputs(self, x: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
+        """(features [N, 64] float64, class probabilities [N, K]) of images x in [-1, 1]."""
         x = shrink(x)
-        out = [self.model(x[i:i + 256].float().cpu())[0] for i in range(0, len(x), 256)]
-        return torch.cat(out).double().numpy()
+        out = [self.model(x[i:i + 256].float().cpu()) for i in range(0, len(x), 256)]
+        return (torch.cat([f for f, _ in out]).double().numpy(),
+                torch.cat([logits for _, logits in out]).double().softmax(1))
 
 
 def shrink(x: torch.Tensor) -> torch.Tensor:
@@ -152,6 +158,38 @@ def frechet(real: tuple[np.ndarray, np.ndarray], fake: tuple[np.ndarray, np.ndar
 def _sqrt_psd(s: np.ndarray) -> np.ndarray:
     values, vectors = np.linalg.eigh(s)
     return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+
+
+@dataclass
+class Coverage:
+    """Which classes the classifier sees in generated images: `shares[k]` the fraction of them
+    it calls class k, `covered` how many classes hold at least COVERED_AT of their share of
+    the real data, `confidence` its mean top probability."""
+
+    shares: list[float]
+    covered: int
+    confidence: float
+
+
+COVERED_AT = 0.5           # a class is covered at half (or more) of its share of the real data
+
+
+def coverage(probs: torch.Tensor, real_labels: torch.Tensor) -> Coverage:
+    """The class coverage of generated images, from the classifier's probabilities [N, K] and
+    the real data's labels (their class shares are the yardstick). A generator that has
+    collapsed onto a few modes covers few classes, however sharp its images.
+
+    >>> c = coverage(torch.tensor([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7]]), torch.tensor([0, 1]))
+    >>> [round(v, 3) for v in c.shares], c.covered, round(c.confidence, 3)
+    ([0.667, 0.333], 2, 0.8)
+    >>> coverage(torch.tensor([[0.9, 0.1], [0.6, 0.4]]), torch.tensor([0, 1])).covered
+    1
+    """
+    k = probs.shape[1]
+    shares = torch.bincount(probs.argmax(1), minlength=k).double() / max(len(probs), 1)
+    real = torch.bincount(real_labels.long().cpu(), minlength=k).double() / len(real_labels)
+    covered = int(((shares >= COVERED_AT * real) & (real > 0)).sum())
+    return Coverage([float(v) for v in shares], covered, float(probs.max(1).values.mean()))
 
 
 def mean_pairwise_distance(x: torch.Tensor) -> float:

@@ -12,7 +12,8 @@ operations and ends with bit-identical weights (same device, same thread count).
     trainer.fit()               # -> status: completed | stopped_early | diverged
 
 Several networks (a spec with `networks:`): `model` is an nn.ModuleDict of them (so its
-state_dict keys are `NAME.<layer>...`), `models` maps each name to its module, and
+state_dict keys are `NAME.<layer>...`), `models` maps each name to its module, `nets` to
+what the task's step calls (the module, in DistributedDataParallel under torchrun), and
 `optimizers` each name to its own optimizer (`train.optimizers: {NAME: ...}`, else
 `train.optimizer` for each); the task's step calls `optimize(loss, NAME)`. One network:
 `models` and `optimizers` hold it under the spec's name, and `optimizer` is its optimizer.
@@ -57,6 +58,9 @@ class Trainer:
         self.several = isinstance(model, nn.ModuleDict)
         self.models = dict(self.model.items()) if self.several else {spec.name: self.model}
         self.net = self.model if self.several else ctx.wrap(self.model)
+        # what a task's step calls (DDP-wrapped under torchrun); `models` for the rest
+        self.nets = {n: ctx.wrap(m, buffers=False) for n, m in self.models.items()} \
+            if self.several else {spec.name: self.net}
         self.output_index = output_index
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.params_of = {n: [p for p in m.parameters() if p.requires_grad]

@@ -17,8 +17,8 @@ returns `fn(output, target) -> scalar`. A new loss is one entry here:
     @LOSSES.add("log_cosh", expects="values", target="values")
     def log_cosh(a): ...
 
-Mixed targets (mixup, cutmix) are handled by the loop for every loss alike:
-`lam * loss(out, y_a) + (1 - lam) * loss(out, y_b)`.
+Mixed targets (mixup, cutmix, mosaic) are handled by the loop for every loss alike:
+`sum of w_i * loss(out, y_i)` over the parts the targets are mixed from.
 """
 
 from __future__ import annotations

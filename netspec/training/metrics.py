@@ -1,34 +1,27 @@
-"""Metrics, one registry. A metric is two pure functions: `stats(batch) -> tensor of sums` over
-one batch, and `value(summed stats) -> float`. Sums add across batches and across DDP ranks
-(one all_reduce), so an epoch's metric is exact, not a mean of batch means.
+"""Metrics: the function of each entry declared in netspec.training.metric_args (names,
+arguments, needs: torch-free, what `check` validates), under the entry's name, imported when a
+metric is first computed. A metric (what its function returns) is two pure functions:
+`stats(batch) -> tensor of sums` over one batch, and `value(summed stats) -> float`. Sums add
+across batches and across DDP ranks (one all_reduce), so an epoch's metric is exact, not a mean
+of batch means.
 
     tracker = Tracker(metric_choices, num_classes)
     tracker.update(out, y, loss)          # per batch: tensor ops only, no host sync
     tracker.result()                      # {"loss": ..., "accuracy": ...}
-
-Each metric declares what it needs (`needs`: "classes", predicted classes against class
-indices, or "values", outputs against same-shape targets), whether higher is better, whether it
-is a fraction (printed as a percentage) and its column name (`column`: a format string over its
-arguments, "top{k}"); nothing outside this file branches on a metric's name.
 """
 
 from __future__ import annotations
 
-import re
-import string
 from dataclasses import dataclass
-from typing import Annotated, Callable
+from typing import Callable
 
 import torch
-from pydantic import Field
 
-from netspec.kinds.argtypes import Int
-from netspec.training.registry import Args, NoArgs, Registry
+from netspec.training.metric_args import (METRICS, NEEDS_DATA, TopKArgs, display_name,
+                                          is_fraction, metric_of, minimize)
 
-METRICS = Registry("metric", requires=("needs", "higher_is_better"))
-
-# the kind of data a metric's need is met by (for messages)
-NEEDS_DATA = {"classes": "classification", "values": "regression"}
+__all__ = ["METRICS", "NEEDS_DATA", "Batch", "Tracker", "display_name", "is_fraction",
+           "metric_of", "minimize"]
 
 
 @dataclass
@@ -51,10 +44,6 @@ class Batch:
         return self._pred
 
 
-class TopKArgs(Args):
-    k: Annotated[Int, Field(ge=1)] = 5
-
-
 def _confusion_stats(b: Batch) -> torch.Tensor:
     """Per class: true positives, predicted count, actual count."""
     k = b.k or int(b.out.shape[-1])
@@ -74,17 +63,12 @@ def _macro(per_class: Callable) -> Callable[[torch.Tensor], float]:
     return value
 
 
-CLASSES = {"needs": "classes", "higher_is_better": True, "fraction": True}
-
-
-@METRICS.add("accuracy", NoArgs, **CLASSES)
 def accuracy(a):
     """Fraction of samples whose predicted class (argmax, or threshold for one unit) is right."""
     return (lambda b: torch.stack([(b.pred == b.y).sum(), torch.tensor(len(b.y))]).double(),
             lambda s: float(s[0] / s[1].clamp(min=1)))
 
 
-@METRICS.add("top_k", TopKArgs, main="k", column="top{k}", **CLASSES)
 def top_k(a: TopKArgs):
     """Fraction of samples whose class is among the k highest scores."""
     def stats(b: Batch):
@@ -94,19 +78,16 @@ def top_k(a: TopKArgs):
     return stats, lambda s: float(s[0] / s[1].clamp(min=1))
 
 
-@METRICS.add("precision", NoArgs, **CLASSES)
 def precision(a):
     """Precision per class, averaged over the classes present (macro)."""
     return _confusion_stats, _macro(lambda p, r: p)
 
 
-@METRICS.add("recall", NoArgs, **CLASSES)
 def recall(a):
     """Recall per class, averaged over the classes present (macro)."""
     return _confusion_stats, _macro(lambda p, r: r)
 
 
-@METRICS.add("f1", NoArgs, **CLASSES)
 def f1(a):
     """F1 (harmonic mean of precision and recall) per class, macro-averaged."""
     return _confusion_stats, _macro(lambda p, r: 2 * p * r / (p + r).clamp(min=1e-12))
@@ -117,19 +98,16 @@ def _error_stats(b: Batch) -> torch.Tensor:
     return torch.stack([(d * d).sum(), d.abs().sum(), torch.tensor(d.numel(), dtype=d.dtype)])
 
 
-@METRICS.add("mse", NoArgs, needs="values", higher_is_better=False)
 def mse(a):
     """Mean squared error."""
     return _error_stats, lambda s: float(s[0] / s[2].clamp(min=1))
 
 
-@METRICS.add("mae", NoArgs, needs="values", higher_is_better=False)
 def mae(a):
     """Mean absolute error."""
     return _error_stats, lambda s: float(s[1] / s[2].clamp(min=1))
 
 
-@METRICS.add("r2", NoArgs, needs="values", higher_is_better=True)
 def r2(a):
     """Coefficient of determination, 1 - SS_res / SS_tot (over all target values)."""
     def stats(b: Batch):
@@ -143,40 +121,6 @@ def r2(a):
         ss_tot = squares - total * total / max(n, 1)
         return 1 - res / ss_tot if ss_tot > 0 else 0.0
     return stats, value
-
-
-def display_name(choice) -> str:
-    """The metric's column name: `accuracy`, `top5`, `f1`."""
-    return choice.entry.meta.get("column", choice.name).format(**dict(choice.args))
-
-
-def metric_of(column: str):
-    """The registered metric whose column `column` is (`val_top5` -> top_k), or None."""
-    base = column.split("_", 1)[1] if column.startswith(("train_", "val_", "test_")) else column
-    for entry in METRICS.entries.values():
-        if re.fullmatch(_column_pattern(entry.meta.get("column", entry.name)), base):
-            return entry
-    return None
-
-
-def _column_pattern(template: str) -> str:
-    parts = string.Formatter().parse(template)
-    return "".join(re.escape(text) + (r"\d+(?:\.\d+)?" if name is not None else "")
-                   for text, name, _, _ in parts)
-
-
-def minimize(name: str) -> bool:
-    """Whether a logged quantity (`val_loss`, `train_accuracy`, `mae`) improves downwards."""
-    if name.split("_")[-1] == "loss":
-        return True
-    entry = metric_of(name)
-    return bool(entry and not entry.meta["higher_is_better"])
-
-
-def is_fraction(name: str) -> bool:
-    """Whether a logged quantity is a fraction, printed as a percentage."""
-    entry = metric_of(name)
-    return bool(entry and entry.meta.get("fraction"))
 
 
 class Tracker:

@@ -95,7 +95,7 @@ class RMSpropArgs(OptimizerArgs):
     centered: Bool = False
 
 
-@OPTIMIZERS.add("sgd", SGDArgs, main="lr", typical_lr=(1e-4, 1.0))
+@OPTIMIZERS.add("sgd", SGDArgs, main="lr", typical_lr=(1e-4, 1.0), sparse_grads=True)
 def sgd(params, a: SGDArgs) -> torch.optim.Optimizer:
     """Stochastic gradient descent, optionally with (Nesterov) momentum."""
     import torch
@@ -156,7 +156,8 @@ class NAdamArgs(RAdamArgs):
     momentum_decay: NonNegative = 4e-3
 
 
-@OPTIMIZERS.add("adagrad", AdagradArgs, main="lr", typical_lr=(1e-4, 1.0))
+@OPTIMIZERS.add("adagrad", AdagradArgs, main="lr", typical_lr=(1e-4, 1.0),
+                sparse_grads=True)
 def adagrad(params, a: AdagradArgs) -> torch.optim.Optimizer:
     """Adagrad (Duchi et al., 2011): per-parameter steps lr / sqrt(sum of squared gradients)."""
     import torch
@@ -197,6 +198,13 @@ def radam(params, a: RAdamArgs) -> torch.optim.Optimizer:
 
 def build_optimizer(choice, params) -> torch.optim.Optimizer:
     return choice.entry.fn(params, choice.args)
+
+
+def takes_sparse_gradients(choice) -> bool:
+    """Whether the optimizer `choice` steps on sparse (row) gradients, as `embedding: {sparse:
+    true}` makes: torch's SGD and Adagrad do (`sparse_grads` in their entries), without
+    weight decay, which would touch every row."""
+    return bool(choice.entry.meta.get("sparse_grads")) and not choice.args.weight_decay
 
 
 # ---- schedules ----------------------------------------------------------------------------

@@ -28,13 +28,10 @@ def check_fit(spec, cfg, data, out_node, task) -> None:
     if len(spec.inputs) != 1:
         raise SpecError("training feeds one input; this spec has several "
                         f"({', '.join(spec.inputs)})", spec.raw.key_locs.get("inputs"))
+    from netspec.training.augment_args import check_fits_samples
+
     task.check(cfg, data, out_node)
-    rank = len(data.input_shape)
-    for i, a in enumerate(cfg.augment):
-        if a.entry.meta.get("image") and rank != 3:
-            raise SpecError(f"`{a.name}` works on images [C, H, W]; this data's samples are "
-                            f"{list(data.input_shape)}", cfg.where("augment", i),
-                            hint="noise and mixup work on any data")
+    check_fits_samples(cfg.augment, data.input_shape, cfg.where)
     check_monitor(cfg, data)
 
 

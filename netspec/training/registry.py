@@ -9,11 +9,20 @@ a YAML value `name`, `{name: scalar}` (the entry's main argument) or `{name: {ar
     def sgd(params, a): ...
 
     OPTIMIZERS.parse({"sgd": {"lr": 0.1}}, parent, "optimizer")   # -> Choice("sgd", SGDArgs(...))
+
+An entry whose function needs what `check` must not import (torch, numpy, PIL) is declared
+instead, in a torch-free module: its function is named "module:function" and imported on its
+first call, so `check` validates the entry's arguments without loading any of it:
+
+    AUGMENTATIONS = Registry("augmentation", implementations="netspec.training.augment")
+    AUGMENTATIONS.declare("hflip", FlipArgs, main="p", doc="...", image=True)  # augment:hflip
+    DATASETS.declare("csv", CsvArgs, doc="...", loader="netspec.training.data.csvfile:table")
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import importlib
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from netspec.errors import Location, SpecError, did_you_mean
@@ -30,10 +39,38 @@ class Entry:
 
     name: str
     args: type[Args]
-    fn: Callable
+    fn: Callable               # a declared entry's: a LazyFunction
     main: str | None = None
     doc: str = ""
     meta: dict = field(default_factory=dict)
+
+
+class LazyFunction:
+    """A declared entry's function, "module:function", imported on its first call (or by
+    `resolve`): what it needs to run stays out of what validates its arguments."""
+
+    def __init__(self, target: str):
+        module, _, name = target.partition(":")
+        if not module or not name:
+            raise RuntimeError(f"a loader is \"module:function\", got {target!r}")
+        self.target = target
+        self._fn: Callable | None = None
+
+    def resolve(self) -> Callable:
+        """The function itself; a target that does not exist is our bug, said as such."""
+        if self._fn is None:
+            module, name = self.target.split(":")
+            fn = getattr(importlib.import_module(module), name, None)
+            if not callable(fn):
+                raise RuntimeError(f"{self.target} names no function")
+            self._fn = fn
+        return self._fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"LazyFunction({self.target!r})"
 
 
 @dataclass(frozen=True)
@@ -59,11 +96,14 @@ class Choice:
 
 class Registry:
     """Entries of one concept by name. `requires` names the meta keys every entry must declare
-    (a loss its `expects` and `target`), so an incomplete entry fails where it is registered."""
+    (a loss its `expects` and `target`), so an incomplete entry fails where it is registered;
+    `implementations` is the module where `declare` finds an entry's function by default."""
 
-    def __init__(self, concept: str, requires: tuple[str, ...] = ()):
+    def __init__(self, concept: str, requires: tuple[str, ...] = (),
+                 implementations: str | None = None):
         self.concept = concept
         self.requires = requires
+        self.implementations = implementations
         self.entries: dict[str, Entry] = {}
 
     def add(self, name: str, args: type[Args] = NoArgs, main: str | None = None,
@@ -81,6 +121,17 @@ class Registry:
             return fn
 
         return wrap
+
+    def declare(self, name: str, args: type[Args] = NoArgs, main: str | None = None, *,
+                doc: str, loader: str | None = None, **meta: Any) -> None:
+        """Register `name` with its function named, not imported: `loader` "module:function",
+        by default the function `name` of the registry's `implementations` module."""
+        if loader is None:
+            if self.implementations is None:
+                raise RuntimeError(f"{self.concept} {name!r} is declared without a loader")
+            loader = f"{self.implementations}:{name}"
+        self.add(name, args, main, **meta)(LazyFunction(loader))
+        self.entries[name] = replace(self.entries[name], doc=doc.strip())
 
     def remove(self, name: str) -> None:
         """Take an entry out again (tests that register their own)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import torch
 
+from netspec.errors import InputError
 from netspec.training import checkpoint
 
 
@@ -71,7 +72,12 @@ def save_last(t, mid_epoch: bool = False) -> None:
 def restore(t, path) -> None:
     """Continue trainer `t` from the checkpoint at `path` (a run's last.state.safetensors)."""
     tensors, st = checkpoint.read(path)
-    t.model.load_state_dict(checkpoint.model_tensors(tensors))
+    try:
+        t.model.load_state_dict(checkpoint.model_tensors(tensors))
+    except RuntimeError as err:          # names or shapes that differ: spec.yaml was altered
+        raise InputError(f"{path}: the checkpoint does not fit the run's spec.yaml: "
+                         f"{str(err).strip().splitlines()[-1].strip()[:200]}", None,
+                         hint="resume a run directory as training wrote it") from None
     if t.several:
         for name, opt in t.optimizers.items():
             checkpoint.load_optimizer(opt, tensors, st["optimizer"][name], f"{name}.")

@@ -32,6 +32,7 @@ import json
 import math
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -155,6 +156,7 @@ class RunDir:
     def read_json(self, name: str) -> Any:
         path = self.file(name)
         try:
+            _regular(path)
             return json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise InputError(f"{path} is missing: is {self.path} a netspec run directory?",
@@ -328,3 +330,11 @@ def is_statistics(stats: Any) -> bool:
     mean, std = ([v] if finite_number(v) else v for v in (stats["mean"], stats["std"]))
     return isinstance(mean, list) and isinstance(std, list) and len(mean) == len(std) > 0 \
         and all(finite_number(m) for m in mean) and all(finite_number(s) and s > 0 for s in std)
+
+
+def _regular(path: Path) -> None:
+    """Refuse what is not a regular file before reading it: a FIFO in a run directory would
+    block the read forever, /dev/zero never end it."""
+    if not stat.S_ISREG(os.stat(path).st_mode):      # a missing file: FileNotFoundError
+        raise InputError(f"{path} is not a regular file (a FIFO, a device or a folder)",
+                         hint="the run directory was altered; train the run again")

@@ -16,7 +16,7 @@ from typing import Any
 from netspec.errors import InputError
 from netspec.training import prepare
 from netspec.training.config import resolve
-from netspec.training.diagnostics_check import fit_loss
+from netspec.training.diagnostics_check import check_sparse, fit_loss
 from netspec.training.data import load_data
 from netspec.training.kfold import cross_validate
 from netspec.training.rundir import RunDir, resolve_run
@@ -26,10 +26,10 @@ from netspec.training.tasks import pick_task
 
 def train(spec=None, *, resume: str | None = None, quiet: bool = False, **overrides: Any) -> Run:
     """Train `spec` (a Spec, a path or YAML text) from its `train:` section, `overrides`
-    (epochs, batch_size, lr, device, seed, out, or any key of the section) winning; or continue
-    the run directory `resume` from its last checkpoint."""
+    (epochs, batch_size, global_batch, lr, device, seed, out, or any key of the section)
+    winning; or continue the run directory `resume` from its last checkpoint."""
     from netspec.graph.load import as_spec
-    from netspec.training.distributed import pick_threads, setup
+    from netspec.training.distributed import batch_line, fit_batch, pick_threads, setup
     from netspec.training.progress import Progress
 
     run = None
@@ -46,6 +46,9 @@ def train(spec=None, *, resume: str | None = None, quiet: bool = False, **overri
 
         torch.set_num_threads(pick_threads(cfg.threads, ctx))
         progress = Progress(enabled=not quiet and ctx.main)
+        cfg = fit_batch(cfg, ctx.world)          # `global_batch`: the share of each process
+        if ctx.distributed or cfg.global_batch is not None:
+            progress.note(batch_line(cfg, ctx.world))
         if cfg.data.folds:
             if run is not None:
                 raise InputError("a k-fold run cannot be resumed as a whole", None,
@@ -65,12 +68,12 @@ def train_once(spec, cfg, ctx, progress, run: RunDir | None = None, fold: int | 
     if spec.networks is not None:
         from netspec.training.networks import prepare_networks
 
-        task, cfg, data, model, output = prepare_networks(spec, cfg, ctx, fold)
+        task, cfg, data, model, output = prepare_networks(spec, cfg, ctx, fold, progress)
         resuming = run is not None
         run = _open_run(run, ctx, cfg, spec, fold, parent)
         with run.lock() if run is not None and ctx.main else contextlib.nullcontext():
             if ctx.main and not resuming:
-                write_run_files(run, spec, cfg, data, output)
+                write_run_files(run, spec, cfg, data, output, ctx.world)
             trainer = Trainer(spec, cfg, data, ctx, run if ctx.main else None, progress,
                               model, 0, task)
             if resuming:
@@ -86,6 +89,7 @@ def train_once(spec, cfg, ctx, progress, run: RunDir | None = None, fold: int | 
     prepare.check_fit(spec, cfg, data, out_node, task)
     # raises before anything is written; a task without a loss (skipgram) has none to fit
     mismatch = fit_loss(cfg, out_node) if cfg.loss is not None else None
+    check_sparse(cfg, graph)         # `sparse: true` and an optimizer that takes it
     if cfg.init_from:
         progress.note(prepare.init_from(model, cfg))
     if cfg.init is not None:
@@ -100,7 +104,8 @@ def train_once(spec, cfg, ctx, progress, run: RunDir | None = None, fold: int | 
         run.path.mkdir(parents=True, exist_ok=True)
     with run.lock() if run is not None and ctx.main else contextlib.nullcontext():
         if ctx.main and not resuming:
-            write_run_files(run, spec, cfg, data, task.output_kind(cfg, data, out_node))
+            write_run_files(run, spec, cfg, data, task.output_kind(cfg, data, out_node),
+                            ctx.world)
         trainer = Trainer(spec, cfg, data, ctx, run if ctx.main else None, progress, model,
                           output_index, task)
         if resuming:
@@ -175,9 +180,12 @@ def preload(module: str) -> None:
     threading.Thread(target=load, name=f"preload {module}", daemon=True).start()
 
 
-def write_run_files(run: RunDir, spec, cfg, data, output: str | dict) -> None:
+def write_run_files(run: RunDir, spec, cfg, data, output: str | dict, world: int = 1) -> None:
     """What a run holds from its start: the spec, the resolved section, the data's facts
-    (with several networks, `output` is {NAME: {input_shape, output}} under `networks`)."""
+    (with several networks, `output` is {NAME: {input_shape, output}} under `networks`),
+    and the batch of `world` processes."""
+    from netspec.training.distributed import batch_facts
+
     run.write_spec(spec)
     run.write_json("train.json", cfg.to_json())
     meta = data.meta(output) if isinstance(output, str) else \
@@ -187,6 +195,7 @@ def write_run_files(run: RunDir, spec, cfg, data, output: str | dict) -> None:
                                 and Path(spec.path).exists() else None,
                                 # what chose the params (spec.yaml holds their values)
                                 "variant": spec.variant, "set": spec.settings,
+                                "batch": batch_facts(cfg, world),
                                 "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
 
 

@@ -30,6 +30,8 @@ class Run:
 def finish(t, status: str, seconds: float) -> dict:
     """Trainer `t`'s summary: its numbers are the best epoch's (the weights given back and
     exported), the test split's with those weights, and what looks wrong."""
+    from netspec.training.distributed import batch_facts
+
     best_epoch = (t.best or {}).get("epoch")
     row = next((r for r in t.history if r["epoch"] == best_epoch),
                t.history[-1] if t.history else {})
@@ -42,6 +44,7 @@ def finish(t, status: str, seconds: float) -> dict:
         "train_samples_per_s": t.samples / max(t.train_time, 1e-9),
         "train_samples_per_cpu_s": t.samples / max(t.train_cpu, 1e-9),
         "device": str(t.device), "world_size": t.ctx.world,
+        "batch": batch_facts(t.cfg, t.ctx.world),
         "run_dir": str(t.run.path) if t.run else None}
     if t.best and t.run is not None and t.run.file("best.safetensors").exists():
         t.model.load_state_dict(t.run.read_weights("best"))     # the model given back

@@ -1,6 +1,6 @@
 """The JSON Schema of the `train:` section, from the registries themselves (so a new optimizer,
-loss, schedule, task or data source appears in it by being registered; metrics and
-augmentations by shape only, as their modules import torch and `netspec schema` must not).
+loss, schedule, task, data source, metric or augmentation appears in it by being registered
+or declared; none of them imports torch).
 `netspec schema` puts it under the spec schema's `train` property; YAML editors complete and
 check the section with it.
 
@@ -11,6 +11,8 @@ A registry choice is written `name`, `{name: scalar}` (the entry's main argument
 from __future__ import annotations
 
 from typing import Any
+
+from netspec.lang.jsonschema import REFERENCE
 
 PREFIX = "train_"            # the section's definitions beside the spec's own in `$defs`
 
@@ -23,6 +25,8 @@ def train_schema(defs: dict[str, Any]) -> dict:
     from netspec.training.losses import LOSSES
     from netspec.training.optim import OPTIMIZERS, SCHEDULES
     from netspec.training.tasks import TASKS
+    from netspec.training.augment_args import AUGMENTATIONS
+    from netspec.training.metric_args import METRICS
 
     section = _model(TrainConfig, defs)
     props = section["properties"]
@@ -30,18 +34,51 @@ def train_schema(defs: dict[str, Any]) -> dict:
     props["schedule"] = choice_schema(SCHEDULES, defs)
     props["loss"] = choice_schema(LOSSES, defs)
     props["task"] = choice_schema(TASKS, defs)
-    # the metric and augmentation registries import torch, which `netspec schema` must not:
-    # their entries are described by shape only (and validated when training starts)
-    props["metrics"] = _one_or_list(_any_choice("metric: `accuracy`, `{top_k: 5}`, ..."))
-    props["augment"] = _one_or_list(_any_choice("augmentation: `hflip`, "
-                                                "`{random_crop: {padding: 4}}`, ..."))
+    # metrics and augmentations from their torch-free declarations
+    props["metrics"] = _one_or_list(choice_schema(METRICS, defs))
+    props["augment"] = _one_or_list(choice_schema(AUGMENTATIONS, defs))
     props["data"] = _data_schema(DATASETS, defs, props.get("data", {}))
     if "optimizers" in props:       # one optimizer per network (several networks)
         props["optimizers"] = {"type": "object", "additionalProperties": props["optimizer"]}
     props["lr"] = {"type": "number", "minimum": 0,
                    "description": "the optimizer's learning rate (as `--lr`)"}
+    # `init: PATH` or {from, map, strict}; with several networks also {NAME: one of those}
+    one = {"anyOf": [{"type": "string"}, {"$ref": f"#/$defs/{PREFIX}WeightsInit"}]}
+    props["init"] = {"anyOf": [one, {"type": "object", "additionalProperties": one},
+                               {"type": "null"}],
+                     "description": "weights that start the run (a run or .safetensors file)"}
     section["description"] = "training configuration (`netspec train`)"
+    # every value of `train:` may be a spec param `$name` or an expression `$(...)`
+    defs.setdefault("reference", {"type": "string", "pattern": REFERENCE})
+    _allow_references(section)
+    for key in [k for k in defs if k.startswith(PREFIX)]:
+        _allow_references(defs[key])
     return section
+
+
+REF = {"$ref": "#/$defs/reference"}
+
+
+def _allow_references(node: Any) -> None:
+    """Each property's schema (at any depth) also accepts a `$` reference."""
+    if isinstance(node, list):
+        for value in node:
+            _allow_references(value)
+        return
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        if key == "properties" and isinstance(value, dict):
+            for name, schema in value.items():
+                _allow_references(schema)
+                if not isinstance(schema, dict) or REF in schema.get("anyOf", []):
+                    continue
+                if list(schema) == ["anyOf"] or set(schema) == {"anyOf", "description"}:
+                    schema["anyOf"].append(REF)         # one more alternative
+                else:
+                    value[name] = {"anyOf": [schema, REF]}
+        else:
+            _allow_references(value)
 
 
 def choice_schema(registry, defs: dict[str, Any]) -> dict:
@@ -63,7 +100,7 @@ def choice_schema(registry, defs: dict[str, Any]) -> dict:
 def _data_schema(datasets, defs: dict[str, Any], common: dict) -> dict:
     """`data:` as a name, or a mapping of the common keys, `name` or a file source's key, and
     the sources' own options (each source validates its own when the section is resolved)."""
-    from netspec.training.data.base import DataConfig
+    from netspec.training.data.section import DataConfig
 
     mapping = _model(DataConfig, defs)
     props = mapping["properties"]
@@ -80,12 +117,6 @@ def _data_schema(datasets, defs: dict[str, Any], common: dict) -> dict:
     mapping["additionalProperties"] = {"type": "object"}
     return {"anyOf": [{"enum": sorted(plain)}, mapping],
             "description": common.get("description", "where the data comes from")}
-
-
-def _any_choice(what: str) -> dict:
-    return {"anyOf": [{"type": "string"},
-                      {"type": "object", "minProperties": 1, "propertyNames":
-                       {"type": "string"}}], "description": f"one {what}"}
 
 
 def _one_or_list(schema: dict) -> dict:

@@ -5,6 +5,10 @@ converted once (`netspec convert`), renamed by prefix onto this network's layer 
       init: {from: pretrained.safetensors, map: {features.: stem.}, strict: false}
       freeze: ["stem.*"]
 
+With several networks (`networks:`) the names are the checkpoints' `NAME.<layer>...`, or
+each network takes its own source in its own names: `init: {generator: runs/gan/3}` (a run
+of several networks gives the network of that name).
+
 `map` renames the source's keys: the longest prefix that matches wins (`{layer1.: stage1.}`
 turns `layer1.0.conv1.weight` into `stage1.0.conv1.weight`). Without `strict`, the tensors
 whose names and shapes agree are taken and the rest train from scratch (a replaced head);
@@ -20,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from netspec.errors import InputError, NetspecError, SpecError
+from netspec.errors import InputError, NetspecError, SpecError, did_you_mean
 from netspec.training.read_bounds import regular_file
 
 MAX_WEIGHTS_BYTES = 4 * 2**30       # ViT-L/16's 1.2 GB fits; a stray disk image does not
@@ -59,13 +63,51 @@ def read_weights(source: str) -> dict[str, torch.Tensor]:
 
 
 def load_into(model, cfg) -> str:
-    """Copy `train.init`'s weights into `model`; the line the progress prints."""
-    init = cfg.init
+    """Copy `train.init`'s weights into `model`; the line the progress prints. With several
+    networks `model` is their nn.ModuleDict: `init: {from: ...}` fills it by the checkpoint
+    names `NAME.<layer>...`, `init: {NAME: ...}` each network from its own source."""
+    from torch import nn
+
+    several = isinstance(model, nn.ModuleDict)
+    if isinstance(cfg.init, dict):
+        if not several:
+            typo = next(filter(None, (did_you_mean(k, ("from", "map", "strict"))
+                                      for k in cfg.init)), None)
+            raise SpecError(f"`init` by network ({', '.join(cfg.init)}) is for a spec of "
+                            f"several networks (`networks:`)", cfg.where("init"),
+                            hint=(f"{typo} " if typo else "") + "write `init: {from: RUN or "
+                                 "FILE.safetensors, map: {old.: new.}}`")
+        lines = []
+        for name, init in cfg.init.items():
+            where = cfg.where("init", name)
+            lines.append(_load(model[name], _network_weights(name, init, where), init, where,
+                               f"init {name}"))
+        return "\n".join(lines)
     where = cfg.where("init")
+    hint = f"; or give each network its own source: `init: {{{next(iter(model))}: " \
+           f"{cfg.init.from_}}}`" if several else ""
+    return _load(model, renamed(_read(cfg.init.from_, where), dict(cfg.init.map)), cfg.init,
+                 where, "init", hint)
+
+
+def _read(source: str, where) -> dict:
     try:
-        state = renamed(read_weights(init.from_), dict(init.map))
+        return read_weights(source)
     except NetspecError as err:
         raise SpecError(f"`init`: {err.first.message}", where, hint=err.first.hint) from None
+
+
+def _network_weights(name: str, init, where) -> dict:
+    """The weights `init` gives network `name`: a run of several networks gives its network
+    of that name (the `NAME.` prefix taken off); any other source all its tensors. Then
+    `map` renames them onto the network's own layer names."""
+    state = _read(init.from_, where)
+    prefix = f"{name}."
+    own = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    return renamed(own or state, dict(init.map))
+
+
+def _load(model, state: dict, init, where, what: str, hint: str = "") -> str:
     own = model.state_dict()
     taken = {k: v for k, v in state.items() if k in own and tuple(own[k].shape) == tuple(v.shape)}
     if init.strict:
@@ -74,10 +116,10 @@ def load_into(model, cfg) -> str:
         sample = ", ".join(list(state)[:3])
         raise SpecError(f"`init`: no weights of {init.from_} fit this network (no layer "
                         f"names and shapes in common; its names start {sample})", where,
-                        hint="rename them with `map: {old.prefix.: new.prefix.}`")
+                        hint="rename them with `map: {old.prefix.: new.prefix.}`" + hint)
     model.load_state_dict(taken, strict=False)
     skipped = sorted({k.rsplit(".", 1)[0] for k in own if k not in taken})
-    return (f"init: {len(taken)} of {len(own)} tensors from {init.from_}" +
+    return (f"{what}: {len(taken)} of {len(own)} tensors from {init.from_}" +
             (f"; trained from scratch: {', '.join(skipped[:8])}"
              f"{' ...' if len(skipped) > 8 else ''}" if skipped else ""))
 

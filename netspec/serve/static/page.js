@@ -94,6 +94,7 @@ async function recheck() {
       $("report").classList.add("stale");
     }
     if (body.variants) showVariants(body.variants);
+    if (body.networks) showNetworks(body.networks);  // a failing network can still be picked
     const n = errors.length;
     status(`${n} problem${n === 1 ? "" : "s"} (${ms} ms)`, "bad");
   }

@@ -1,112 +1,19 @@
-"""What every data source shares: the `data:` section's common keys (:class:`DataConfig`), the
-registry of sources, what a source gives (:class:`Arrays`) and the split set ready for
-training (:class:`Data`).
+"""What a source gives (:class:`Arrays`) and the split set ready for training (:class:`Data`),
+with the normalisation statistics. The `data:` section itself (the registry of sources,
+`DataConfig`, the argument models) is numpy-free, in `section` and `sources`.
 
-A source is one registry entry with its own frozen argument model; `DataConfig` holds the keys
-every source takes (the split, normalisation, the task) and keeps the rest for the source to
-validate. A file source is selected by its own key (`csv: FILE`), a built-in set by `name`:
+A loader (registered in `sources`) takes its validated arguments, the spec's input shape and
+the section, and gives Arrays:
 
-    @DATASETS.add("tiny", TinyArgs)
     def tiny(a: TinyArgs, shape: tuple, cfg: DataConfig) -> Arrays: ...
-
-    @DATASETS.add("csv", CsvArgs, file=True)     # `data: {csv: FILE, target: COL}`
-    def table(a: CsvArgs, shape, cfg) -> Arrays: ...
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BeforeValidator, ConfigDict, model_validator
-
-from netspec.kinds.argtypes import Bool, Float, Int
-from netspec.training.registry import Args, Registry
-
-DATASETS = Registry("data set")
-
-# the keys every source takes, besides its own (the hint of a misplaced option lists them)
-MAX_FOLDS = 100             # each fold is a whole training run: more is a typo
-COMMON = ("val", "test", "folds", "split_seed", "shuffle", "normalize")
-
-
-def _positive(v: Any) -> Any:
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and v <= 0:
-        raise ValueError(f"must be positive, got {v}")
-    return v
-
-
-def _fraction(v: Any) -> Any:
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and not 0 <= v < 1:
-        raise ValueError(f"is a fraction of the data between 0 and 1, got {v}")
-    return v
-
-
-PositiveInt = Annotated[Int, BeforeValidator(_positive)]
-PositiveFloat = Annotated[Float, BeforeValidator(_positive)]
-Fraction = Annotated[Float, BeforeValidator(_fraction)]
-
-
-class DataArgs(Args):
-    """Base of a source's own argument model (frozen, unknown keys refused)."""
-
-
-def file_sources() -> list[str]:
-    """The keys that name a file source (`images`, `csv`, `npz`, `idx`, ...)."""
-    return [n for n, e in DATASETS.entries.items() if e.meta.get("file")]
-
-
-class DataConfig(Args):
-    """Where the data comes from (exactly one of `name` or a file source's key), how it is split
-    (fractions `val`/`test`, or `folds` for k-fold cross-validation, decided by `split_seed`
-    alone so the split stays fixed across training seeds) and shaped. The source's own options
-    (`size`, `samples`, `target`, ...) stay in `options` for its argument model."""
-
-    model_config = ConfigDict(frozen=True, extra="allow", defer_build=True)
-
-    name: str | None = None
-    task: Literal["classification", "regression"] | None = None
-    val: Fraction = 0.1
-    test: Fraction = 0.2
-    folds: Int | None = None
-    split_seed: Int = 0
-    shuffle: Bool | None = None              # shuffle before splitting (sine: no, in time order)
-    normalize: Bool | None = None            # per channel / feature, training split statistics
-    normalize_target: Bool = False           # regression: standardise targets for the loss
-
-    @model_validator(mode="after")
-    def _one_source(self) -> "DataConfig":
-        files = file_sources()
-        given = (["name"] if self.name is not None else []) + \
-            [s for s in files if self.options.get(s) is not None]
-        if len(given) != 1:
-            raise ValueError("give exactly one data source: `name` (a built-in set) or one of "
-                             f"{', '.join(f'`{s}`' for s in files)}" +
-                             (f"; got {', '.join(given)}" if given else ""))
-        if self.val + self.test >= 1:
-            raise ValueError(f"`val` + `test` must leave data to train on, got "
-                             f"{self.val} + {self.test}")
-        if self.folds is not None and not 2 <= self.folds <= MAX_FOLDS:
-            raise ValueError(f"`folds` is between 2 and {MAX_FOLDS}, got {self.folds}")
-        return self
-
-    @property
-    def options(self) -> dict:
-        """The keys not common to every source: the source's own arguments."""
-        return dict(self.model_extra or {})
-
-    @property
-    def source(self) -> str:
-        """The registered source: the built-in set's name, or the file source's key."""
-        if self.name is not None:
-            return self.name
-        return next(s for s in file_sources() if self.options.get(s) is not None)
-
-    @property
-    def source_key(self) -> str:
-        """The key of `data:` that selects the source (`name`, `csv`, ...)."""
-        return "name" if self.name is not None else self.source
 
 
 @dataclass
@@ -126,11 +33,23 @@ class Arrays:
     boxes: np.ndarray | None = None             # [N, 4] x0 y0 x1 y1 pixels: each figure's box
     whole: bool = False                         # a corpus: every sample trains, no val/test
 
+    def side(self) -> dict[str, np.ndarray]:
+        """The per-sample arrays beside x and y (a row each, split with them): SIDE_ARRAYS
+        the source filled in."""
+        return {name: getattr(self, name) for name in SIDE_ARRAYS
+                if getattr(self, name) is not None}
+
+
+# Arrays' fields holding one row per sample of `x`, which a split takes by the same indices
+SIDE_ARRAYS = ("boxes",)
+
 
 @dataclass
 class Data:
     """A split data set, ready for training. `splits[name] = (x, y)` as numpy arrays;
-    `target` holds the statistics regression targets are standardised with, if they are."""
+    `side[name]` the same split's per-sample arrays beside them (`{"boxes": [n, 4]}`, row i
+    belonging to sample i of `splits[name]`); `target` holds the statistics regression
+    targets are standardised with, if they are."""
 
     name: str
     task: str
@@ -142,6 +61,7 @@ class Data:
     channel_axis: int = -1                      # the axis of a sample the statistics run along
     target: dict | None = None                  # {"mean": [...], "std": [...]} per target value
     extra: dict = field(default_factory=dict)
+    side: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     @property
     def num_classes(self) -> int | None:
@@ -219,5 +139,4 @@ def input_features(shape: tuple, default: int) -> int:
     return shape[0] if len(shape) == 1 and isinstance(shape[0], int) else default
 
 
-__all__ = ["DATASETS", "DataConfig", "DataArgs", "Arrays", "Data", "statistics", "COMMON",
-           "PositiveInt", "PositiveFloat", "Fraction", "file_sources", "input_features"]
+__all__ = ["Arrays", "Data", "SIDE_ARRAYS", "statistics", "input_features"]

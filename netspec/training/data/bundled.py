@@ -3,24 +3,15 @@ tables. Read from the package's files: importing sklearn.datasets alone costs se
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 
-from netspec.training.data.base import DATASETS, Arrays, DataArgs, PositiveInt
+from netspec.training.data.base import Arrays
+from netspec.training.data.section import DataArgs
+from netspec.training.data.sources import DigitsArgs
 
 
-class DigitsArgs(DataArgs):
-    size: PositiveInt | None = None          # resize to size x size (PIL's NEAREST)
-    resample: Literal["nearest", "bilinear"] = "nearest"   # how `size` resizes
-
-
-@DATASETS.add("digits", DigitsArgs)
 def digits(a: DigitsArgs, shape: tuple, cfg) -> Arrays:
-    """scikit-learn's 8x8 handwritten digits (1797 samples, 10 classes), ÷16 into [0, 1];
-    `size: 28` upsamples to 28x28 as PIL's NEAREST does (what `netspec infer` does to an
-    image file), or with `resample: bilinear` as PIL's BILINEAR does (smooth strokes, as a
-    GAN learns them best)."""
+    """`digits` (sources.py): 8x8 images ÷16, resized by PIL's NEAREST or BILINEAR."""
     images, target = _digits_arrays()
     side = shape[-1] if len(shape) == 3 and isinstance(shape[-1], int) else 28
     x = images.astype(np.float32)[:, None] / 16.0
@@ -70,20 +61,17 @@ def nearest_index(n: int, size: int) -> np.ndarray:
     return np.asarray(Image.fromarray(row).resize((size, size), Image.NEAREST))[0].astype(np.int64)
 
 
-def _sklearn_table(loader_name: str, doc: str):
+def _sklearn_table(loader_name: str):
     def load(a: DataArgs, shape: tuple, cfg) -> Arrays:
         import sklearn.datasets as sd
 
         d = getattr(sd, loader_name)()
         return Arrays(d.data.astype(np.float32), d.target.astype(np.int64), "classification",
                       [str(n) for n in d.target_names])
-    load.__doc__ = doc
+    load.__doc__ = f"scikit-learn's `{loader_name}()` table as Arrays (sources.py)."
     return load
 
 
-for _name, _loader, _doc in (
-        ("iris", "load_iris", "Fisher's iris: 150 flowers, 4 features, 3 classes."),
-        ("wine", "load_wine", "Wine recognition: 178 wines, 13 features, 3 classes."),
-        ("breast_cancer", "load_breast_cancer",
-         "Wisconsin breast cancer: 569 samples, 30 features, 2 classes.")):
-    DATASETS.add(_name, DataArgs)(_sklearn_table(_loader, _doc))
+iris = _sklearn_table("load_iris")
+wine = _sklearn_table("load_wine")
+breast_cancer = _sklearn_table("load_breast_cancer")

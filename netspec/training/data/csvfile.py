@@ -10,21 +10,15 @@ from pathlib import Path
 import numpy as np
 
 from netspec.errors import InputError, SpecError, did_you_mean
-from netspec.kinds.argtypes import Int
 from netspec.training import read_bounds as bounds
-from netspec.training.data.base import DATASETS, Arrays, DataArgs
+from netspec.training.data.base import Arrays
 from netspec.training.data.files import missing, targets
+from netspec.training.data.sources import CsvArgs
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-class CsvArgs(DataArgs):
-    csv: str
-    target: str | Int | None = None          # the target column (name or index)
-
-
-@DATASETS.add("csv", CsvArgs, file=True)
 def table(a: CsvArgs, shape: tuple, cfg) -> Arrays:
     """A CSV file with a header; `target` is the target column's name or index."""
     path = Path(a.csv)

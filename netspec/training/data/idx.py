@@ -12,14 +12,11 @@ import numpy as np
 
 from netspec.errors import InputError
 from netspec.training import read_bounds as bounds
-from netspec.training.data.base import DATASETS, Arrays, DataArgs
+from netspec.training.data.base import Arrays
 from netspec.training.data.files import missing
+from netspec.training.data.sources import IdxArgs
 
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
-class IdxArgs(DataArgs):
-    idx: str
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -81,7 +78,6 @@ def _idx_pair(root: Path, prefix: str):
     return (x.astype(np.float32)[:, None] / 255.0, y.astype(np.int64))
 
 
-@DATASETS.add("idx", IdxArgs, file=True)
 def idx(a: IdxArgs, shape: tuple, cfg) -> Arrays:
     """MNIST-style IDX files in a directory; the t10k pair, when present, is the test split."""
     root = Path(a.idx)

@@ -9,19 +9,14 @@ import numpy as np
 
 from netspec.errors import InputError, SpecError
 from netspec.training import read_bounds as bounds
-from netspec.training.data.base import DATASETS, Arrays, DataArgs, PositiveInt
+from netspec.training.data.base import Arrays
 from netspec.training.data.files import missing
+from netspec.training.data.sources import ImagesArgs
 
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm",
                     ".pgm"}
 
 
-class ImagesArgs(DataArgs):
-    images: str                              # the folder
-    size: PositiveInt | None = None          # resize to size x size instead of the spec's H, W
-
-
-@DATASETS.add("images", ImagesArgs, file=True)
 def images(a: ImagesArgs, shape: tuple, cfg) -> Arrays:
     """One subfolder per class of image files, resized to the spec's input size."""
     root = Path(a.images)

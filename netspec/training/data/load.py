@@ -1,5 +1,6 @@
-"""From a `data:` section to a split set: the source's own options validated, its arrays fitted
-to the spec's input, one deterministic split, and the statistics of the training split.
+"""From a `data:` section to a split set: the source's own options validated (`section`), its
+arrays loaded and fitted to the spec's input, one deterministic split (the per-sample side
+arrays, boxes, by the same indices), and the statistics of the training split.
 
     data = load_data(cfg.data, spec)          # -> Data: splits, task, labels, statistics
     data.tensors("train")                     # -> (x, y) torch tensors, normalised
@@ -9,15 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from typing import Any
-
 import numpy as np
 
 from netspec.errors import SpecError
 from netspec.kinds.base import fmt_shape
-from netspec.lang import validation
-from netspec.lang.located import LDict
-from netspec.training.data.base import COMMON, DATASETS, Arrays, Data, DataConfig, statistics
+from netspec.training.data.base import Arrays, Data, statistics
+from netspec.training.data.section import DATASETS, DataConfig, source_args
 
 
 def load_data(cfg: DataConfig, spec, where=lambda *path: None, fold: int | None = None) -> Data:
@@ -38,8 +36,8 @@ def load_data(cfg: DataConfig, spec, where=lambda *path: None, fold: int | None 
     arrays.x = _fit_shape(arrays, shape, spec, cfg.source)
     if input_spec.dtype == "long":
         arrays.x = arrays.x.astype(np.int64)
-    splits = _split(arrays, cfg, fold, where("data"))
-    data = Data(cfg.source, arrays.task, arrays.labels, arrays.scale, shape, splits)
+    splits, side = _split(arrays, cfg, fold, where("data"))
+    data = Data(cfg.source, arrays.task, arrays.labels, arrays.scale, shape, splits, side=side)
     normalize = arrays.normalize if cfg.normalize is None else cfg.normalize
     if normalize and input_spec.dtype != "long":
         data.channel_axis = 0 if arrays.x.ndim >= 4 else -1
@@ -51,27 +49,6 @@ def load_data(cfg: DataConfig, spec, where=lambda *path: None, fold: int | None 
                                                                           "normalize_target"))
         data.target = statistics(splits["train"][1].reshape(data.size("train"), -1), -1)
     return data
-
-
-def source_args(cfg: DataConfig, where=lambda *path: None) -> Any:
-    """The source's own options validated by its argument model; a key it does not take is
-    reported where it is written."""
-    entry = DATASETS[cfg.source]
-    options = cfg.options
-    fields = entry.args.model_fields
-    for key, value in options.items():
-        if key not in fields and value is not None:
-            takes = [k for k in fields if k != entry.name] or ["no options"]
-            raise SpecError(f"`{key}` does not apply to the data set `{entry.name}`",
-                            where("data", key),
-                            hint=f"{entry.name} takes: {', '.join(takes)} besides "
-                                 f"{', '.join(COMMON)}")
-    raw = LDict({k: v for k, v in options.items() if v is not None})
-    raw.value_locs = {k: where("data", k) for k in raw}
-    raw.key_locs = dict(raw.value_locs)
-    raw.loc = where("data")
-    return validation.validate(entry.args, raw, what=f"data set {entry.name}: ",
-                               fallback=where("data"))
 
 
 def _retask(arrays: Arrays, task: str) -> Arrays:
@@ -103,14 +80,17 @@ def _fit_shape(arrays: Arrays, shape: tuple, spec, name: str) -> np.ndarray:
                     f"make the spec's input {fmt_shape(got)}")
 
 
-def _split(arrays: Arrays, cfg: DataConfig, fold: int | None, loc=None) -> dict:
+def _split(arrays: Arrays, cfg: DataConfig, fold: int | None, loc=None) -> tuple[dict, dict]:
     """Deterministic split by `split_seed` alone: stratified by class for classification, in
     order when the set says so (time series). With `fold`, the non-test part is cut into
-    `cfg.folds` stratified folds and fold `fold` validates."""
+    `cfg.folds` stratified folds and fold `fold` validates. Returns ({split: (x, y)},
+    {split: {side array: rows}}): the per-sample side arrays (boxes) taken by the same
+    indices as x and y (a test split the files define has none)."""
     x, y = arrays.x, arrays.y
+    side = arrays.side()
     if arrays.whole:
         # the samples are positions in one text: held-out positions would only be missed
-        return {"train": (x, y)}
+        return {"train": (x, y)}, {"train": side} if side else {}
     rng = np.random.default_rng(cfg.split_seed)
     shuffle = arrays.shuffle if cfg.shuffle is None else cfg.shuffle
     classify = arrays.task == "classification"
@@ -133,17 +113,19 @@ def _split(arrays: Arrays, cfg: DataConfig, fold: int | None, loc=None) -> dict:
         n_val = int(round(len(order) * cfg.val))
         parts["val"].append(rest[len(rest) - n_val:] if not shuffle else rest[:n_val])
         parts["train"].append(rest[:len(rest) - n_val] if not shuffle else rest[n_val:])
-    out = {}
+    out, side_out = {}, {}
     for name, idx in parts.items():
         idx = np.sort(np.concatenate(idx)) if not shuffle else np.concatenate(idx)
         if len(idx):
             out[name] = (x[idx], y[idx])
+            if side:
+                side_out[name] = {key: rows[idx] for key, rows in side.items()}
     if arrays.test is not None:
         out["test"] = arrays.test[0].reshape(-1, *x.shape[1:]), arrays.test[1]
     if "train" not in out or len(out["train"][0]) < 2:
         raise SpecError(f"too little data to train on: {len(y)} samples", loc,
                         hint="lower `val`/`test`, or give more samples")
-    return out
+    return out, side_out
 
 
 def _check_folds(cfg: DataConfig, sizes: list[int], loc=None) -> None:

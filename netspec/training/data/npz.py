@@ -15,18 +15,14 @@ import numpy as np
 
 from netspec.errors import InputError
 from netspec.training import read_bounds as bounds
-from netspec.training.data.base import DATASETS, Arrays, DataArgs
+from netspec.training.data.base import Arrays
 from netspec.training.data.files import missing, targets
+from netspec.training.data.sources import NpzArgs
 
 _BROKEN = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError,
            RuntimeError, NotImplementedError)
 
 
-class NpzArgs(DataArgs):
-    npz: str
-
-
-@DATASETS.add("npz", NpzArgs, file=True)
 def arrays(a: NpzArgs, shape: tuple, cfg) -> Arrays:
     """An .npz file with `x` and `y` (or `X`, `Y`), loaded without pickle."""
     path = Path(a.npz)

@@ -16,39 +16,14 @@ a position embedding (a `param` added to the token embedding) or a recurrent lay
 from __future__ import annotations
 
 import numpy as np
-from pydantic import field_validator
 
 from netspec.errors import SpecError
-from netspec.kinds.argtypes import PositiveInt
-from netspec.training.data.base import DATASETS, Arrays, DataArgs
+from netspec.training.data.base import Arrays
+from netspec.training.data.sources import FIRST_FILLER, MARKER_A, MARKER_B, MAX_TOKENS, TokensArgs
 
-MAX_TOKENS = 2**26                # samples × seq: 512 MiB of int64 ids
-MARKER_A, MARKER_B, FIRST_FILLER = 1, 2, 3
 LABELS = ["B first", "A first"]
 
 
-class TokensArgs(DataArgs):
-    samples: PositiveInt = 4000              # sequences
-    seq: PositiveInt | None = None           # length (default: the spec's, else 24)
-    vocab: PositiveInt = 16                  # ids 0..vocab-1 (0 unused, 1 and 2 the markers)
-
-    @field_validator("seq")
-    @classmethod
-    def _seq(cls, v):
-        if v is not None and v < 2:
-            raise ValueError(f"must be at least 2 (room for both markers), got {v}")
-        return v
-
-    @field_validator("vocab")
-    @classmethod
-    def _vocab(cls, v):
-        if v < FIRST_FILLER + 1:
-            raise ValueError(f"must be at least {FIRST_FILLER + 1} (0 unused, 1 and 2 the "
-                             f"markers, at least one filler id), got {v}")
-        return v
-
-
-@DATASETS.add("tokens", TokensArgs)
 def tokens(a: TokensArgs, shape: tuple, cfg) -> Arrays:
     """Which marker comes first: `seq` token ids below `vocab` (16) holding one A (id 1) and one
     B (id 2) among uniform fillers (ids 3..); label 1 when A precedes B. Token counts are equal

@@ -28,16 +28,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pydantic import field_validator
 
 from netspec.errors import SpecError
-from netspec.kinds.argtypes import NonNegativeInt, PositiveInt, Probability
-from netspec.training.data.base import DATASETS, Arrays, DataArgs
+from netspec.training.data.base import Arrays
+from netspec.training.data.sources import (CLASSES, MAX_CLUTTER, MAX_PIXELS, MAX_SIZE, MIN_SIZE,
+                                           ShapesArgs)
 
-MAX_PIXELS = 2**25            # samples × height × width: about 400 MB of float32 RGB
-MIN_SIZE, MAX_SIZE = 8, 1024
 CONTRAST = 0.25               # least |luminance(figure) - luminance(background)|
-MAX_CLUTTER = 8
 CHUNK = 1024                  # images rasterised at once: bounds the temporary arrays
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
@@ -138,50 +135,13 @@ SHAPES = {
                     _polygon([(-0.8, 0.02), (0.0, -0.92), (0.8, 0.02)])),
     "crescent": _crescent(),
 }
-CLASSES = tuple(SHAPES)
+if tuple(SHAPES) != CLASSES:        # the names `check` validates `classes:` against
+    raise RuntimeError("shapes.SHAPES and sources.CLASSES name different figures")
 
 # the columns of one image's parameter row (uniform draws in [0, 1))
 PARAMS = ("radius", "cx", "cy", "angle", "fg_r", "fg_g", "fg_b", "bg_r", "bg_g", "bg_b",
           "tex_r", "tex_g", "tex_b", "tex_freq", "tex_angle", "tex_phase", "shade_angle",
           "shade")
-
-
-class ShapesArgs(DataArgs):
-    samples: PositiveInt = 10000             # images (stratified into train/val/test)
-    size: PositiveInt | None = None          # side in pixels (default: the spec's, else 32)
-    channels: PositiveInt | None = None      # 3 (colour) or 1 (grey); default: the spec's, else 3
-    classes: PositiveInt | None = None       # the first `classes` of the 12 (default all)
-    noise: Probability = 0.08                # standard deviation of the pixel noise
-    clutter: NonNegativeInt = 3              # thin lines behind the figure, at most 8
-
-    @field_validator("size")
-    @classmethod
-    def _size(cls, v):
-        if v is not None and not MIN_SIZE <= v <= MAX_SIZE:
-            raise ValueError(f"must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {v}")
-        return v
-
-    @field_validator("channels")
-    @classmethod
-    def _channels(cls, v):
-        if v is not None and v not in (1, 3):
-            raise ValueError(f"must be 3 (colour) or 1 (grey), got {v}")
-        return v
-
-    @field_validator("clutter")
-    @classmethod
-    def _clutter(cls, v):
-        if v > MAX_CLUTTER:
-            raise ValueError(f"must be at most {MAX_CLUTTER} lines, got {v}")
-        return v
-
-    @field_validator("classes")
-    @classmethod
-    def _classes(cls, v):
-        if v is not None and not 2 <= v <= len(CLASSES):
-            raise ValueError(f"must be between 2 and {len(CLASSES)} ({', '.join(CLASSES)}), "
-                             f"got {v}")
-        return v
 
 
 def _image_size(a: ShapesArgs, shape: tuple) -> tuple[int, int, int]:
@@ -195,13 +155,8 @@ def _image_size(a: ShapesArgs, shape: tuple) -> tuple[int, int, int]:
     return channels, 32, 32
 
 
-@DATASETS.add("shapes", ShapesArgs)
 def shapes(a: ShapesArgs, shape: tuple, cfg) -> Arrays:
-    """Procedurally drawn figures, 12 classes (circle, square, triangle, pentagon, star, cross,
-    ring, ellipse, arrow, bar, heart, crescent) at random position, scale, rotation and colour,
-    on a textured background with `clutter` (3) thin lines and noise (0.08); [C, H, W] in
-    [0, 1] with the spec's channels (3 or 1) and size (else `size`, default 32); samples
-    10000; `classes: k` keeps the first k. Each figure's bounding box is kept (pixels, x0 y0 x1 y1). No download."""
+    """`shapes` (sources.py): the images, their classes and each figure's bounding box."""
     channels, height, width = _image_size(a, shape)
     if a.samples * height * width > MAX_PIXELS:
         raise SpecError(f"the data set `shapes` is bounded to samples × height × width <= "

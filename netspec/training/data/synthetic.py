@@ -6,34 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from netspec.kinds.argtypes import Float
-from netspec.training.data.base import DATASETS, Arrays, DataArgs, PositiveInt, input_features
-
-
-class Noisy(DataArgs):
-    samples: PositiveInt | None = None       # how many samples (default 1000)
-    noise: Float | None = None               # noise level (each set has its default)
-
-
-class BlobsArgs(DataArgs):
-    samples: PositiveInt | None = None
-    features: PositiveInt | None = None      # features per sample (default: the spec's width)
-    classes: PositiveInt | None = None       # number of clusters (default 3)
-
-
-class RegressionArgs(Noisy):
-    features: PositiveInt | None = None
-
-
-class SineArgs(Noisy):
-    seq: PositiveInt | None = None           # window length (default: the spec's, else 20)
+from netspec.training.data.base import Arrays, input_features
+from netspec.training.data.sources import BlobsArgs, Noisy, RegressionArgs, SineArgs
 
 
 def _default(value, default):
     return default if value is None else value
 
 
-@DATASETS.add("moons", Noisy)
 def moons(a: Noisy, shape: tuple, cfg) -> Arrays:
     """Two interleaving half circles (2 features, 2 classes); samples 1000, noise 0.1."""
     from sklearn.datasets import make_moons
@@ -43,7 +23,6 @@ def moons(a: Noisy, shape: tuple, cfg) -> Arrays:
     return Arrays(x.astype(np.float32), y.astype(np.int64), "classification", ["0", "1"])
 
 
-@DATASETS.add("circles", Noisy)
 def circles(a: Noisy, shape: tuple, cfg) -> Arrays:
     """A circle inside another (2 features, 2 classes); samples 1000, noise 0.05."""
     from sklearn.datasets import make_circles
@@ -53,7 +32,6 @@ def circles(a: Noisy, shape: tuple, cfg) -> Arrays:
     return Arrays(x.astype(np.float32), y.astype(np.int64), "classification", ["0", "1"])
 
 
-@DATASETS.add("blobs", BlobsArgs)
 def blobs(a: BlobsArgs, shape: tuple, cfg) -> Arrays:
     """Gaussian clusters: `classes` (3) clusters in `features` dims (the spec's input width)."""
     from sklearn.datasets import make_blobs
@@ -65,7 +43,6 @@ def blobs(a: BlobsArgs, shape: tuple, cfg) -> Arrays:
                   [str(i) for i in range(k)])
 
 
-@DATASETS.add("regression", RegressionArgs)
 def regression(a: RegressionArgs, shape: tuple, cfg) -> Arrays:
     """A linear target with Gaussian noise (scikit-learn's make_regression), `features` wide (the
     spec's input width, else 8); targets divided by their standard deviation."""
@@ -77,7 +54,6 @@ def regression(a: RegressionArgs, shape: tuple, cfg) -> Arrays:
     return Arrays(x.astype(np.float32), y.astype(np.float32)[:, None], "regression")
 
 
-@DATASETS.add("sine", SineArgs)
 def sine(a: SineArgs, shape: tuple, cfg) -> Arrays:
     """Next-value forecasting on a noisy sine (period 50 steps): windows [seq, 1] -> the value
     after them. seq: the spec's when it is a number, else 20; samples 1000; noise 0.05. Split in

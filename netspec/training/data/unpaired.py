@@ -21,36 +21,16 @@ on the [0, 1] images after resizing, a mapping a small convolutional generator c
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
 import numpy as np
-from pydantic import ValidationError, field_validator
 
-from netspec.kinds.argtypes import Bool, NonNegativeInt, PositiveInt
-from netspec.training.data.base import DATASETS, Arrays, DataArgs, DataConfig
-from netspec.training.data.bundled import DigitsArgs, digits
-
-MAX_THICKEN = 4              # a wider max filter turns a 32x32 digit into a blob
+from netspec.training.data.base import Arrays
+from netspec.training.data.bundled import digits
+from netspec.training.data.section import DATASETS, DataConfig, source_args
+from netspec.training.data.sources import DigitsArgs, InkArgs, UnpairedArgs
 
 
-class InkArgs(DataArgs):
-    size: PositiveInt | None = 32
-    resample: Literal["nearest", "bilinear"] = "bilinear"
-    thicken: NonNegativeInt = 1            # strokes grow by this many pixels each side
-    invert: Bool = True                    # dark ink on light paper
-
-    @field_validator("thicken")
-    @classmethod
-    def _bounded(cls, v: int) -> int:
-        if v > MAX_THICKEN:
-            raise ValueError(f"is at most {MAX_THICKEN} pixels (wider fills the digit), got {v}")
-        return v
-
-
-@DATASETS.add("digits_ink", InkArgs)
 def digits_ink(a: InkArgs, shape: tuple, cfg) -> Arrays:
-    """scikit-learn's digits with strokes thickened by `thicken` pixels (a max filter) and,
-    with `invert` (default), dark on light: 1 - maxpool(x)."""
+    """`digits_ink` (sources.py): digits thickened by a max filter, inverted by default."""
     plain = digits(DigitsArgs(size=a.size, resample=a.resample), shape, cfg)
     x = thicken(plain.x, a.thicken)
     if a.invert:
@@ -73,33 +53,8 @@ def thicken(x: np.ndarray, by: int) -> np.ndarray:
     return out
 
 
-class UnpairedArgs(DataArgs):
-    a: Any                                 # a `data:` section (DataConfig) for domain a
-    b: Any
-
-    @field_validator("a", "b", mode="before")
-    @classmethod
-    def _section(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            v = {"name": v}
-        if not isinstance(v, dict):
-            raise ValueError(f"is a data section of its own, e.g. `{{name: digits, size: 32}}`, "
-                             f"got {v!r}")
-        try:
-            section = DataConfig.model_validate(dict(v))
-        except ValidationError as e:
-            raise ValueError(e.errors()[0]["msg"]) from None
-        if section.source not in DATASETS.entries:
-            raise ValueError(f"names no data set: {section.source!r}; data sets: "
-                             f"{', '.join(n for n in DATASETS.names() if n != 'a')}")
-        return dict(v)
-
-
-@DATASETS.add("a", UnpairedArgs, file=True)
 def unpaired(args: UnpairedArgs, shape: tuple, cfg) -> Arrays:
     """Domain a's images as `x` and domain b's as `y` (module docstring); both in [0, 1]."""
-    from netspec.training.data.load import source_args
-
     sections = {k: DataConfig.model_validate(getattr(args, k)) for k in ("a", "b")}
     images = {}
     for key, section in sections.items():

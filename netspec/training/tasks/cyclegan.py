@@ -141,7 +141,7 @@ class CycleGan(Task):
         import torch
 
         args = self.args(t.cfg)
-        m = t.models
+        m = t.nets                      # in DistributedDataParallel under torchrun
         real_a, real_b = x * 2 - 1, y * 2 - 1
         with torch.autocast(t.device.type, enabled=t.amp):
             fake_b, fake_a = m["g_ab"](real_a), m["g_ba"](real_b)
@@ -197,9 +197,11 @@ class CycleGan(Task):
 
     def end_epoch(self, t, row: dict) -> None:
         """The pairs of this epoch: the first `samples` images of each domain, translated
-        there and back."""
+        there and back (by the rank that writes them)."""
         import torch
 
+        if t.run is None:
+            return
         n = min(self.args(t.cfg).samples, len(t.train_x))
         a, b = t.train_x[:n] * 2 - 1, t.train_y[:n] * 2 - 1
         m = t.models

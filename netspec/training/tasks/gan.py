@@ -20,8 +20,12 @@ Per epoch: `samples/epoch_NNN.png`, a grid of G's images from one fixed noise ba
 same every epoch, from the seed), written atomically; columns `train_d_loss`, `train_g_loss`,
 `train_d_real`, `train_d_fake` (D's mean probability that real / generated images are
 real), `fid` (netspec.training.fid: on the features of a small classifier trained once on
-the data and cached in `<out>/.fid/`) and `diversity` (mean pairwise distance of the fixed
-noise's images / that of as many real images). `best` is the epoch of the lowest fid.
+the data and cached in `<out>/.fid/`), `classes` and `confidence` (how many of the data's
+classes that classifier finds among the generated images, each at least half its share of
+the data, and its mean top probability: a collapse onto a few modes shows as few classes) and
+`diversity` (mean pairwise distance of the fixed noise's images / that of as many real
+images). `best` is the epoch of the lowest fid: its grid is also `samples/best.png`, its class
+shares the summary's `classes`.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class Gan(Task):
         self.noise = None              # the fixed noise batch of the sample grids
         self.real = None               # (fid statistics, mean pairwise distance) of the data
         self.features = None
+        self.best_cover = None         # the class coverage of the best epoch's samples
 
     # ---- before training ------------------------------------------------------------------
 
@@ -112,7 +117,7 @@ class Gan(Task):
 
     def columns(self, cfg) -> list[str]:
         cols = ["train_loss", *(f"train_{c}" for c in COLUMNS), "diversity"]
-        return cols + (["fid"] if self.args(cfg).fid else [])
+        return cols + (["fid", "classes", "confidence"] if self.args(cfg).fid else [])
 
     def output_kind(self, cfg, data, graphs) -> str:
         (name, graph), = graphs.items()
@@ -133,20 +138,28 @@ class Gan(Task):
     def minimize(self, name: str) -> bool:
         from netspec.training.metrics import minimize
 
+        if name in ("classes", "confidence", "diversity"):
+            return False
         return name in ("fid", "train_g_loss", "train_d_loss") or minimize(name)
 
     def tracker(self, cfg, data):
         return GanTracker()
+
+    def state(self, t) -> tuple[dict, dict]:
+        return {}, ({"best_classes": self.best_cover} if self.best_cover is not None else {})
+
+    def load_state(self, t, tensors: dict, state: dict) -> None:
+        self.best_cover = state.get("best_classes")
 
     # ---- training -------------------------------------------------------------------------
 
     def step(self, t, x, y) -> None:
         import torch
 
-        g, d = t.models["generator"], t.models["discriminator"]
+        g, d = t.nets["generator"], t.nets["discriminator"]      # DDP under torchrun
         adversarial = ADVERSARIAL[self.args(t.cfg).loss]
-        probs = self.output_kind(t.cfg, t.data, {"discriminator": d.netspec_graph}) \
-            == "probabilities"
+        graph = t.models["discriminator"].netspec_graph
+        probs = self.output_kind(t.cfg, t.data, {"discriminator": graph}) == "probabilities"
         real = x * 2 - 1
         z = torch.randn(len(x), *self.z_shape(t), device=x.device)
         with torch.autocast(t.device.type, enabled=t.amp):
@@ -164,6 +177,13 @@ class Gan(Task):
         return tuple(next(iter(t.models["generator"].netspec_graph.inputs.values())).shape)
 
     def end_epoch(self, t, row: dict) -> None:
+        """The epoch's sample grid and columns: measured by rank 0 alone under torchrun, its
+        numbers then given to every rank (early stopping and the schedule decide alike)."""
+        if t.ctx.main:
+            self.measure(t, row)
+        t.ctx.share(row, [c for c in self.columns(t.cfg) if not c.startswith("train_")])
+
+    def measure(self, t, row: dict) -> None:
         """The fixed noise's sample grid, the fid and the diversity of this epoch."""
         import torch
 
@@ -189,13 +209,27 @@ class Gan(Task):
         from netspec.training.fid import frechet, mean_pairwise_distance, stats
 
         row["diversity"] = mean_pairwise_distance(grid) / max(self.real["spread"], 1e-12)
+        cover = None
         if args.fid:
+            from netspec.training.fid import coverage
+
             features = self.feature_net(t, real_x)
             if "stats" not in self.real:
                 self.real["stats"] = stats(features.features(real_x))
-            row["fid"] = frechet(self.real["stats"], stats(features.features(fake)))
+            fake_features, probs = features.outputs(fake)
+            row["fid"] = frechet(self.real["stats"], stats(fake_features))
+            cover = coverage(probs, t.train_y)
+            row["classes"], row["confidence"] = float(cover.covered), cover.confidence
+        best = t.improved(row)          # the loop keeps this epoch's weights as `best`
+        if best and cover is not None:
+            self.best_cover = {"epoch": row["epoch"], "covered": cover.covered,
+                               "of": len(cover.shares), "confidence": round(cover.confidence, 4),
+                               "shares": [round(v, 4) for v in cover.shares]}
         if t.run is not None:
-            t.run.write_bytes(f"samples/epoch_{row['epoch']:03d}.png", grid_png(grid))
+            png = grid_png(grid)
+            t.run.write_bytes(f"samples/epoch_{row['epoch']:03d}.png", png)
+            if best:
+                t.run.write_bytes("samples/best.png", png)
 
     def feature_net(self, t, real_x):
         from pathlib import Path
@@ -210,6 +244,9 @@ class Gan(Task):
     def epoch_diagnoses(self, t) -> list:
         return [collapse(t.history), discriminator_wins(t.history), diverged(t.history)]
 
+    def recovered(self, t, d) -> bool:
+        return d.kind == "d_wins" and discriminator_lost_its_lead(t.history)
+
     def end_diagnoses(self, t) -> list:
         return []
 
@@ -218,9 +255,13 @@ class Gan(Task):
             summary["fid"] = {"features": str(self.features.path),
                               "classifier_train_accuracy": self.features.accuracy,
                               "samples": len(self.noise) if self.noise is not None else 0}
+        if self.best_cover is not None:
+            summary["classes"] = self.best_cover
         if t.history:
             summary["last"] = {k: t.history[-1].get(k) for k in self.columns(t.cfg)}
             summary["samples"] = f"samples/epoch_{t.history[-1]['epoch']:03d}.png"
+            if t.best:
+                summary["best_samples"] = "samples/best.png"
 
 
 def diagnostics_hint(known: list[str]) -> str:
@@ -285,7 +326,7 @@ def discriminator_wins(history: list[dict]) -> Diagnosis | None:
     last = history[-WIN_EPOCHS:]
     if len(last) < WIN_EPOCHS or any(r.get("train_d_real") is None for r in last):
         return None
-    wins = all(r["train_d_real"] > WIN_ABOVE and r["train_d_fake"] < WIN_BELOW for r in last)
+    wins = all(_wins(r) for r in last)
     rising = last[-1]["train_g_loss"] > last[0]["train_g_loss"]
     if not (wins and rising):
         return None
@@ -295,6 +336,18 @@ def discriminator_wins(history: list[dict]) -> Diagnosis | None:
                      f"{last[0]['train_g_loss']:.3g} to {last[-1]['train_g_loss']:.3g} over "
                      f"{WIN_EPOCHS} epochs", "give the discriminator less capacity or a lower "
                      "learning rate (`optimizers: {discriminator: {adam: {lr: 1.0e-4}}}`)")
+
+
+def _wins(row: dict) -> bool:
+    return row["train_d_real"] > WIN_ABOVE and row["train_d_fake"] < WIN_BELOW
+
+
+def discriminator_lost_its_lead(history: list[dict]) -> bool:
+    """The discriminator has not won outright for WIN_EPOCHS epochs running: its warning is
+    withdrawn (the generator caught up, as GANs do in turns)."""
+    last = history[-WIN_EPOCHS:]
+    return len(last) == WIN_EPOCHS and all(r.get("train_d_real") is not None and not _wins(r)
+                                           for r in last)
 
 
 def diverged(history: list[dict]) -> Diagnosis | None:

@@ -1,6 +1,6 @@
 """What classification and regression share: one network, one output, a loss against targets,
 metrics tracked per batch. The step: augment, forward (under autocast), loss (mixed targets as
-`lam * loss(out, y_a) + (1 - lam) * loss(out, y_b)` for every loss alike), L1, then the
+`sum of w_i * loss(out, y_i)` over the mix's parts, for every loss alike), L1, then the
 trainer's backward and optimizer step."""
 
 from __future__ import annotations
@@ -47,15 +47,15 @@ class Supervised(Task):
     def step(self, t, x, y) -> None:
         import torch
 
-        y_b, lam = None, 1.0
+        from netspec.training.augment import mixed_loss
+
+        mix = None                 # the targets' parts, when a mixing augmentation ran
         if t.augment:
-            x, y_b, lam = t.augment(x, y, t.aug_gen, t.data.apply_normalize
-                                    if t.normalize_batches else lambda v: v)
+            x, mix = t.augment(x, y, t.aug_gen, t.data.apply_normalize
+                               if t.normalize_batches else lambda v: v)
         with torch.autocast(t.device.type, enabled=t.amp):
             out = t.forward(x)
-            loss = t.loss_fn(out, y)
-            if y_b is not None:
-                loss = lam * loss + (1 - lam) * t.loss_fn(out, y_b)
+            loss = mixed_loss(t.loss_fn, out, y, mix)
             if t.cfg.l1:
                 loss = loss + t.cfg.l1 * sum(w.abs().sum() for w in t.weights)
         t.optimize(loss)

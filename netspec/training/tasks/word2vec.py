@@ -3,8 +3,10 @@
 {shape: [1], dtype: long}`) to its embedding [D]; the task adds the output embedding [V, D]
 (zeros, word2vec's syn1neg: it is the task's own state, optimised with the same optimizer
 and learning rate as the network and checkpointed with the run) and the SGNS loss of
-tasks/negative_sampling.py. A fresh run starts the network's lookup table as word2vec does
-(uniform in ±0.5/D: `init_tables`).
+tasks/negative_sampling.py, whose gradients are written out: the network gets dloss/dvector
+through its own backward (the trainer's `optimize`), the output table the rows a batch
+touched, as a sparse gradient when the optimizer takes one (sgd, adagrad). A fresh run
+starts the network's lookup table as word2vec does (uniform in ±0.5/D: `init_tables`).
 
 Defaults are word2vec's: SGD at lr 0.025 (the pairs' losses summed, so it is the tool's own
 per-pair step) decaying linearly to 0 per step (`schedule: {poly: {power: 1}}`), batches of
@@ -19,8 +21,6 @@ in the summary, the nearest neighbours (cosine) of a few frequent words.
 
 from __future__ import annotations
 
-import numpy as np
-
 from netspec.errors import SpecError
 from netspec.training.tasks.base import TASKS, Task
 
@@ -33,6 +33,8 @@ MIN_SHOWN_LENGTH = 4            # shown words are at least this long: not `the`,
 
 def derive_seed(*parts: int) -> int:
     """A 63-bit seed from integers (numpy's SeedSequence: stable across runs and platforms)."""
+    import numpy as np      # in the functions: `check` loads the task registry, never numpy
+
     state = np.random.SeedSequence([p % 2**63 for p in parts]).generate_state(1, np.uint64)
     return int(state[0]) >> 1
 
@@ -62,7 +64,7 @@ class PairLoss:
 
 
 class Word2Vec(Task):
-    """What skip-gram and CBOW share; `pair_loss` is the one difference."""
+    """What skip-gram and CBOW share; `update` is the one difference."""
 
     data_kind = "tokens"
     evaluates = False
@@ -111,11 +113,12 @@ class Word2Vec(Task):
         """The corpus, noise distribution, output embedding and its optimizer (once)."""
         if self.ready:
             return
+        import numpy as np
         import torch
 
-        from netspec.training.data.load import source_args
+        from netspec.training.data.section import source_args
         from netspec.training.data.text import keep_probability, noise_distribution
-        from netspec.training.optim import build_optimizer
+        from netspec.training.optim import build_optimizer, takes_sparse_gradients
         from netspec.training.tasks.negative_sampling import embeddings
 
         self.args = source_args(t.cfg.data)
@@ -137,6 +140,10 @@ class Word2Vec(Task):
                                  f"`max_vocab: N` under `data:`") from None
         self.output = torch.zeros(vocab, dim, device=t.device, requires_grad=True)
         self.opt = build_optimizer(t.cfg.optimizer, [self.output])
+        self.sparse_output = takes_sparse_gradients(t.cfg.optimizer)
+        # unchecked sparse tensors are torch's default; saying so spares a warning per run
+        # from adagrad's sparse step
+        torch.sparse.check_sparse_tensor_invariants.disable()
         self.plan_key, self.plan = None, None
         self.ready = True
 
@@ -163,7 +170,8 @@ class Word2Vec(Task):
     def step(self, t, x, y) -> None:
         import torch
 
-        from netspec.training.tasks.negative_sampling import plan_epoch, windows
+        from netspec.training.tasks.negative_sampling import (SHARED_NOISE, draw_noise,
+                                                              plan_epoch, windows)
 
         self.setup(t)
         if self.plan_key != t.epoch:
@@ -172,18 +180,33 @@ class Word2Vec(Task):
             self.plan_key = t.epoch
         centers, contexts, valid = windows(self.plan, y[:, 0], self.args.window)
         noise_gen = torch.Generator().manual_seed(derive_seed(t.cfg.seed, t.epoch, t.batch, 3))
-        loss, pairs = self.pair_loss(t.model, self.output, centers, contexts, valid, self.cdf,
-                                     self.args.negatives, noise_gen)
-        self.output.grad = None
+        noise = draw_noise(self.cdf, (SHARED_NOISE,), noise_gen)
+        update = self.update(t.model, self.output.detach(), centers, contexts, valid, noise,
+                             self.args.negatives)
+        if update is None:                 # no pair in the batch: nothing to learn from it
+            return
+        t.optimize(update.loss)            # the network's step; its backward is written out
+        self.step_output(update.rows, update.grads, t.optimizer.param_groups[0]["lr"])
+        t.tracker.update(update.loss, update.pairs)
+
+    def step_output(self, rows, grads, lr: float) -> None:
+        """The output table's step with the schedule's `lr`: its gradient as the touched
+        rows (a sparse tensor) when the optimizer takes one, else dense."""
+        import torch
+
+        from netspec.training.tasks.negative_sampling import add_rows
+
+        if self.sparse_output:
+            self.output.grad = torch.sparse_coo_tensor(rows[None], grads, self.output.shape,
+                                                       check_invariants=False)
+        else:
+            self.output.grad = add_rows(torch.zeros_like(self.output), rows, grads)
         for group in self.opt.param_groups:
-            group["lr"] = t.optimizer.param_groups[0]["lr"]   # the schedule's, this step
-        t.optimize(loss)
-        if self.output.grad is not None:
-            self.opt.step()
-        t.tracker.update(loss, pairs)
+            group["lr"] = lr
+        self.opt.step()
 
     @staticmethod
-    def pair_loss(network, output, centers, contexts, valid, cdf, negatives, generator):
+    def update(network, output, centers, contexts, valid, noise, negatives):
         raise NotImplementedError
 
     # ---- checkpoints --------------------------------------------------------------------
@@ -239,11 +262,10 @@ class SkipGram(Word2Vec):
     """Skip-gram: each word's vector predicts the words around it."""
 
     @staticmethod
-    def pair_loss(network, output, centers, contexts, valid, cdf, negatives, generator):
-        from netspec.training.tasks.negative_sampling import skipgram_loss
+    def update(network, output, centers, contexts, valid, noise, negatives):
+        from netspec.training.tasks.negative_sampling import skipgram_update
 
-        return skipgram_loss(network, output, centers, contexts, valid, cdf, negatives,
-                             generator)
+        return skipgram_update(network, output, centers, contexts, valid, noise, negatives)
 
 
 @TASKS.add("cbow")
@@ -251,7 +273,7 @@ class CBOW(Word2Vec):
     """CBOW: the mean of the context words' vectors predicts the word between them."""
 
     @staticmethod
-    def pair_loss(network, output, centers, contexts, valid, cdf, negatives, generator):
-        from netspec.training.tasks.negative_sampling import cbow_loss
+    def update(network, output, centers, contexts, valid, noise, negatives):
+        from netspec.training.tasks.negative_sampling import cbow_update
 
-        return cbow_loss(network, output, centers, contexts, valid, cdf, negatives, generator)
+        return cbow_update(network, output, centers, contexts, valid, noise, negatives)
