@@ -90,7 +90,7 @@ def retype_line(driver, line: int, word: str, new: str) -> None:
 def test_a_typo_shows_at_its_line_within_a_second_and_the_fix_draws(page):
     driver, folder = page
     wait_for(driver, lambda d: "no problems" in problems(d))
-    assert "relu" in driver.find_element(By.ID, "report").text
+    wait_for(driver, lambda d: "relu" in d.find_element(By.ID, "report").text)
 
     retype_line(driver, 5, "relu", "rleu")
     typed = time.monotonic()
@@ -101,10 +101,11 @@ def test_a_typo_shows_at_its_line_within_a_second_and_the_fix_draws(page):
 
     retype_line(driver, 5, "rleu", "relu")
     wait_for(driver, lambda d: "no problems" in problems(d))
-    assert "linear" in driver.find_element(By.ID, "report").text
+    # read inside a wait: the panes are replaced when the next answer lands
+    wait_for(driver, lambda d: "linear" in d.find_element(By.ID, "report").text)
     if HAS_DOT:
-        wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#diagram svg"))
-        assert "small" in driver.find_element(By.CSS_SELECTOR, "#diagram svg").text
+        wait_for(driver, lambda d: "small" in d.find_element(By.CSS_SELECTOR,
+                                                             "#diagram svg").text)
     # a 422 answer is logged by Chromium as a failed resource: only script errors count
     errors = [e for e in driver.get_log("browser")
               if e["level"] == "SEVERE" and e.get("source") != "network"]
